@@ -1,0 +1,55 @@
+# Odoo SaaS Kit — the commands the README promises.
+#   make demo   set everything up, start the local platform, run the main job, print a summary
+#   make test   set everything up, start the local platform, run every test
+#   make down   stop everything the local platform started
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# hack/setup.sh installs what is missing (PostgreSQL, the virtualenv) and prints the
+# virtualenv's path; it is quick once everything is there.
+VENV = $(eval VENV := $$(shell bash hack/setup.sh))$(VENV)
+RUN = PATH="$(VENV)/bin:$$PATH" ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg
+INVENTORY ?= inventories/local
+
+.PHONY: help setup build up down status demo platform test unit integration lint sanity
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+setup:
+	@bash hack/setup.sh >/dev/null
+
+build: setup
+	@$(RUN) python -m tests.cluster build
+
+up: setup
+	@$(RUN) python -m tests.cluster up
+
+down:
+	@if [ -d .local ]; then $(RUN) python -m tests.cluster down; fi
+
+status:
+	@$(RUN) python -m tests.cluster status
+
+platform: up
+	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
+
+demo: platform
+	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/status.yml
+
+unit: setup
+	@$(RUN) python -m pytest tests/unit
+
+integration: up
+	@$(RUN) python -m pytest tests/integration
+
+lint: setup
+	@$(RUN) ansible-lint
+
+sanity: setup
+	@$(RUN) bash hack/sanity.sh
+
+test: up
+	@$(RUN) python -m pytest tests/unit tests/integration
+	@$(RUN) ansible-lint
+	@$(RUN) bash hack/sanity.sh

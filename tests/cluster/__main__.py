@@ -1,0 +1,116 @@
+"""Command line of the local control plane: build | up | down | status.
+
+    python -m tests.cluster up      # build once (cached), start everything, idempotent
+    python -m tests.cluster down    # stop everything, leave no process behind
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from . import bootstrap, build, control_plane, postgres, settings, traefik
+from .processes import Daemon, wait_until
+from .progress import step
+
+
+def provisioner_daemon() -> Daemon:
+    paths = control_plane.layout()
+    return Daemon(
+        "provisioner", paths.run,
+        [sys.executable, "-m", "tests.cluster.provisioner", str(paths.kubeconfig), str(paths.root / "volumes")],
+        env=dict(os.environ, PYTHONPATH=str(settings.REPO)),
+    )
+
+
+def up() -> None:
+    started = time.monotonic()
+    build.ensure_built()
+    paths = control_plane.start()
+    bootstrap.apply(paths.kubeconfig)
+    step("up", "Nodes, StorageClass, Traefik RBAC and IngressClass applied")
+    if provisioner_daemon().start():
+        step("up", "started the hostpath volume provisioner")
+    _wait_nodes_ready(paths.kubeconfig)
+    postgres.start()
+    if traefik.start(paths.kubeconfig, paths.pki / "ca.crt"):
+        step("up", "started Traefik")
+    step("up", f"local platform ready in {time.monotonic() - started:.0f}s; KUBECONFIG={paths.kubeconfig}")
+
+
+def _wait_nodes_ready(kubeconfig) -> None:
+    from kubernetes import client
+
+    def ready() -> bool:
+        with bootstrap.api_client(kubeconfig) as api:
+            nodes = client.CoreV1Api(api).list_node().items
+        ready_names = {
+            n.metadata.name for n in nodes
+            if any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+        }
+        return set(settings.NODE_NAMES) <= ready_names
+
+    wait_until("the kwok Nodes to be Ready", ready, 60)
+    step("up", f"{len(settings.NODE_NAMES)} Nodes Ready")
+
+
+def down() -> None:
+    traefik.daemon().stop() and step("down", "stopped Traefik")
+    provisioner_daemon().stop() and step("down", "stopped the volume provisioner")
+    control_plane.stop()
+    postgres.stop()
+    leftovers = leftover_processes()
+    if leftovers:
+        raise SystemExit(f"processes still running after stop: {leftovers}")
+    step("down", "everything stopped")
+
+
+def leftover_processes() -> list[str]:
+    """Processes started from this clone's state or the cached binaries."""
+    markers = (str(settings.state_dir()), str(settings.cache_dir() / "bin"), "tests.cluster.provisioner")
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(marker in cmdline for marker in markers) and "tests.cluster down" not in cmdline:
+            found.append(f"{entry}: {cmdline[:120]}")
+    return found
+
+
+def status() -> dict:
+    return {
+        "control_plane": control_plane.status(),
+        "provisioner": provisioner_daemon().running(),
+        "postgres": postgres.status(),
+        "traefik": traefik.daemon().running(),
+        "kubeconfig": str(control_plane.layout().kubeconfig),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.cluster", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["build", "up", "down", "status"])
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        build.ensure_built()
+    elif args.command == "up":
+        up()
+    elif args.command == "down":
+        down()
+    else:
+        current = status()
+        print(json.dumps(current, indent=2))
+        return 0 if all(current["control_plane"].values()) else 3
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

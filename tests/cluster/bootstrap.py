@@ -1,0 +1,123 @@
+"""Objects a fresh MicroK8s node would already have: Nodes, the default StorageClass, and
+Traefik's namespace, RBAC and IngressClass. Applied with server-side apply, idempotently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubernetes import client, config, dynamic
+
+from . import settings
+
+FIELD_MANAGER = "odoo-saas-local-cluster"
+TRAEFIK_NAMESPACE = "traefik"
+STORAGE_CLASS = "microk8s-hostpath"
+PROVISIONER = "microk8s.io/hostpath"
+
+
+def api_client(kubeconfig: Path) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(kubeconfig))
+
+
+def _node(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                "microk8s.io/cluster": "true",
+            },
+        },
+        "status": {
+            "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110", "ephemeral-storage": "200Gi"},
+            "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110", "ephemeral-storage": "200Gi"},
+        },
+    }
+
+
+def objects() -> list[dict]:
+    traefik_rules = [
+        {"apiGroups": [""], "resources": ["services", "endpoints", "secrets", "nodes"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["networking.k8s.io", "extensions"], "resources": ["ingresses", "ingressclasses"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["networking.k8s.io", "extensions"], "resources": ["ingresses/status"], "verbs": ["update"]},
+    ]
+    return [
+        *(_node(name) for name in settings.NODE_NAMES),
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": STORAGE_CLASS,
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": PROVISIONER,
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": TRAEFIK_NAMESPACE, "labels": {"app.kubernetes.io/name": "traefik"}},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "traefik", "namespace": TRAEFIK_NAMESPACE},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "traefik-ingress-controller"},
+            "rules": traefik_rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "traefik-ingress-controller"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "traefik-ingress-controller"},
+            "subjects": [{"kind": "ServiceAccount", "name": "traefik", "namespace": TRAEFIK_NAMESPACE}],
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {
+                "name": "traefik",
+                "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+            },
+            "spec": {"controller": "traefik.io/ingress-controller"},
+        },
+    ]
+
+
+def apply(kubeconfig: Path) -> None:
+    with api_client(kubeconfig) as api:
+        dyn = dynamic.DynamicClient(api)
+        for obj in objects():
+            resource = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+            namespace = obj["metadata"].get("namespace")
+            status = obj.pop("status", None)
+            resource.server_side_apply(body=obj, name=obj["metadata"]["name"], namespace=namespace,
+                                       field_manager=FIELD_MANAGER, force_conflicts=True)
+            if status is not None and obj["kind"] == "Node":
+                current = resource.get(name=obj["metadata"]["name"])
+                if not (current.status and current.status.capacity):
+                    resource.status.patch(
+                        name=obj["metadata"]["name"], body={"status": status},
+                        content_type="application/merge-patch+json",
+                    )
+
+
+def service_account_token(kubeconfig: Path, namespace: str, name: str, seconds: int = 7 * 24 * 3600) -> str:
+    with api_client(kubeconfig) as api:
+        request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
+            audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=seconds,
+        ))
+        response = client.CoreV1Api(api).create_namespaced_service_account_token(name, namespace, request)
+        return response.status.token

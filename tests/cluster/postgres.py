@@ -1,0 +1,166 @@
+"""Debian's PostgreSQL server, one cluster per platform database server, on loopback ports.
+
+`saas-system` holds the tenant ledger; `postgres-shared-1` and `postgres-shared-2` stand for
+the shared tenant servers. Each is its own cluster (data directory, port, superuser
+password), SCRAM-authenticated on 127.0.0.1 only, run as the `postgres` system user because
+PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import settings
+from .progress import step
+
+SUPERUSER = "postgres"
+SYSTEM_USER = "postgres"
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    port: int
+
+    @property
+    def root(self) -> Path:
+        return settings.state_dir() / "postgres"
+
+    @property
+    def data(self) -> Path:
+        return self.root / self.name
+
+    @property
+    def password_file(self) -> Path:
+        """The superuser's password, readable by root only (the inventory reads it)."""
+        return self.root / f"{self.name}.password"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / f"{self.name}.log"
+
+    def password(self) -> str:
+        return self.password_file.read_text().strip()
+
+
+SERVERS = (
+    Server("saas-system", settings.PORTS.postgres_ledger),
+    Server("postgres-shared-1", settings.PORTS.postgres_shared_1),
+    Server("postgres-shared-2", settings.PORTS.postgres_shared_2),
+)
+
+
+def bin_dir() -> Path:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not candidates:
+        raise SystemExit("PostgreSQL server binaries not found: run `make setup` (installs Debian's postgresql).")
+    return Path(candidates[-1]).parent
+
+
+def _as_postgres(argv: list[str], check: bool = False, capture_output: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["runuser", "-u", SYSTEM_USER, "--", *argv], text=True, check=check,
+                          capture_output=capture_output)
+
+
+def _check_traversable(path: Path) -> None:
+    probe = _as_postgres(["test", "-x", str(path)])
+    if probe.returncode != 0:
+        raise SystemExit(
+            f"the `postgres` system user cannot reach {path}: give the directories above it "
+            "search permission (chmod o+x) or set ODOO_SAAS_STATE to a directory it can reach."
+        )
+
+
+def _init(server: Server) -> None:
+    pg = pwd.getpwnam(SYSTEM_USER)
+    server.root.mkdir(parents=True, exist_ok=True)
+    os.chown(server.root, 0, pg.pw_gid)
+    server.root.chmod(0o750)
+    _check_traversable(server.root)
+    if not server.password_file.exists():
+        server.password_file.write_text(secrets.token_urlsafe(24) + "\n")
+        server.password_file.chmod(0o600)
+    if server.data.exists():
+        shutil.rmtree(server.data)  # a half-made cluster from an interrupted init
+    staging = server.root / f".{server.name}.initdb"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(mode=0o700)
+    os.chown(staging, pg.pw_uid, pg.pw_gid)
+    pwfile = staging / "pwfile"
+    pwfile.write_text(server.password() + "\n")
+    os.chown(pwfile, pg.pw_uid, pg.pw_gid)
+    pwfile.chmod(0o600)
+    data = staging / "data"
+    result = _as_postgres(
+        [str(bin_dir() / "initdb"), "-D", str(data), "-U", SUPERUSER, f"--pwfile={pwfile}",
+         "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
+    )
+    pwfile.unlink()
+    if result.returncode != 0:
+        raise SystemExit(f"initdb for {server.name} failed:\n{result.stdout}\n{result.stderr}")
+    with open(data / "postgresql.conf", "a") as conf:
+        conf.write(
+            "\n# odoo-saas-kit local test server\n"
+            "listen_addresses = '127.0.0.1'\n"
+            f"port = {server.port}\n"
+            "unix_socket_directories = ''\n"
+            "password_encryption = 'scram-sha-256'\n"
+            "max_connections = 300\n"
+            "shared_buffers = '64MB'\n"
+            "# a throwaway test server: durability traded for speed\n"
+            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+        )
+    (data / "pg_hba.conf").write_text(
+        "# odoo-saas-kit local test server: password (SCRAM) logins over loopback TCP only\n"
+        "host all all 127.0.0.1/32 scram-sha-256\n"
+    )
+    data.rename(server.data)
+    staging.rmdir()
+
+
+def running(server: Server) -> bool:
+    if not (server.data / "postmaster.pid").exists():
+        return False
+    result = _as_postgres([str(bin_dir() / "pg_ctl"), "-D", str(server.data), "status"])
+    return result.returncode == 0
+
+
+def start() -> None:
+    for server in SERVERS:
+        if not (server.data / "PG_VERSION").exists():
+            step("up", f"initialising PostgreSQL cluster {server.name} (port {server.port})")
+            _init(server)
+        if running(server):
+            step("up", f"PostgreSQL {server.name} already running on 127.0.0.1:{server.port}")
+            continue
+        server.log_file.touch()
+        pg = pwd.getpwnam(SYSTEM_USER)
+        os.chown(server.log_file, pg.pw_uid, pg.pw_gid)
+        result = _as_postgres(
+            [str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-l", str(server.log_file), "-w", "-t", "60", "start"],
+        )
+        if result.returncode != 0:
+            tail = server.log_file.read_text(errors="replace")[-2000:] if server.log_file.exists() else ""
+            raise SystemExit(f"PostgreSQL {server.name} did not start on port {server.port}:\n{result.stderr}\n{tail}")
+        step("up", f"PostgreSQL {server.name} ready on 127.0.0.1:{server.port}")
+
+
+def stop() -> None:
+    for server in SERVERS:
+        if running(server):
+            _as_postgres(
+                [str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-m", "fast", "-w", "-t", "60", "stop"],
+            )
+            step("down", f"stopped PostgreSQL {server.name}")
+
+
+def status() -> dict[str, bool]:
+    return {server.name: running(server) for server in SERVERS}
