@@ -70,7 +70,9 @@ def down() -> None:
 
 def leftover_processes() -> list[str]:
     """Processes started from this clone's state or the cached binaries."""
-    markers = (str(settings.state_dir()), str(settings.cache_dir() / "bin"), "tests.cluster.provisioner")
+    markers = [str(settings.state_dir()), str(settings.cache_dir() / "bin"), "tests.cluster.provisioner"]
+    if settings.state_dir().exists():
+        markers.append(str(postgres.data_root()))
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():

@@ -9,6 +9,7 @@ PostgreSQL refuses to run as root.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import secrets
@@ -31,7 +32,8 @@ class Server:
 
     @property
     def root(self) -> Path:
-        return settings.state_dir() / "postgres"
+        """Where the cluster's data and log live (see data_root)."""
+        return data_root()
 
     @property
     def data(self) -> Path:
@@ -40,7 +42,7 @@ class Server:
     @property
     def password_file(self) -> Path:
         """The superuser's password, readable by root only (the inventory reads it)."""
-        return self.root / f"{self.name}.password"
+        return settings.state_dir() / "postgres" / f"{self.name}.password"
 
     @property
     def log_file(self) -> Path:
@@ -69,13 +71,28 @@ def _as_postgres(argv: list[str], check: bool = False, capture_output: bool = Tr
                           capture_output=capture_output)
 
 
-def _check_traversable(path: Path) -> None:
-    probe = _as_postgres(["test", "-x", str(path)])
-    if probe.returncode != 0:
-        raise SystemExit(
-            f"the `postgres` system user cannot reach {path}: give the directories above it "
-            "search permission (chmod o+x) or set ODOO_SAAS_STATE to a directory it can reach."
-        )
+def _reachable_by_postgres(path: Path) -> bool:
+    return _as_postgres(["test", "-x", str(path)]).returncode == 0
+
+
+def data_root() -> Path:
+    """The clusters' data directory: `.local/postgres-data` in the clone, unless the
+    `postgres` system user cannot reach into the clone (a checkout under a private
+    directory); then a directory under /var/tmp named after the clone's state path."""
+    state = settings.state_dir()
+    preferred = state / "postgres-data"
+    pointer = state / "postgres-data.location"
+    if pointer.exists():
+        return Path(pointer.read_text().strip())
+    state.mkdir(parents=True, exist_ok=True)
+    if _reachable_by_postgres(state):
+        chosen = preferred
+    else:
+        digest = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
+        chosen = Path("/var/tmp/odoo-saas-kit") / digest / "postgres-data"
+        step("up", f"the postgres user cannot reach {state}; PostgreSQL data goes to {chosen}")
+    pointer.write_text(f"{chosen}\n")
+    return chosen
 
 
 def _init(server: Server) -> None:
@@ -83,7 +100,7 @@ def _init(server: Server) -> None:
     server.root.mkdir(parents=True, exist_ok=True)
     os.chown(server.root, 0, pg.pw_gid)
     server.root.chmod(0o750)
-    _check_traversable(server.root)
+    server.password_file.parent.mkdir(mode=0o700, exist_ok=True)
     if not server.password_file.exists():
         server.password_file.write_text(secrets.token_urlsafe(24) + "\n")
         server.password_file.chmod(0o600)
