@@ -13,8 +13,11 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from ansible_collections.odoo_saas.kit.plugins.module_utils import pg
 from tests.cluster import __main__ as cluster_cli
-from tests.cluster import bootstrap, control_plane
+from tests.cluster import bootstrap, control_plane, postgres
+
+SHARED = next(server for server in postgres.SERVERS if server.name == "postgres-shared-1")
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +38,20 @@ def api(kubeconfig) -> Iterator[client.ApiClient]:
 @pytest.fixture(scope="session")
 def core(api) -> client.CoreV1Api:
     return client.CoreV1Api(api)
+
+
+@pytest.fixture(scope="module")
+def server() -> pg.ServerConnection:
+    """Admin connection settings of the shared server postgres-shared-1."""
+    return pg.ServerConnection(name=SHARED.name, host="127.0.0.1", port=SHARED.port, user=postgres.SUPERUSER,
+                               password=SHARED.password(), connect_timeout=5)
+
+
+@pytest.fixture
+def admin(server):
+    conn = pg.connect(server)
+    yield conn
+    conn.close()
 
 
 @pytest.fixture

@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """The platform connection and settings shared by every module of the collection.
+
+    Set them once per play with `module_defaults: {group/odoo_saas.kit.platform: {...}}`.
+    """
+
+    DOCUMENTATION = r"""
+options:
+  kubeconfig:
+    description:
+      - Path to the kubeconfig of the cluster. Ignored when O(host) is set.
+      - Defaults to C(~/.kube/config) (or E(KUBECONFIG)).
+    type: path
+  context:
+    description: The kubeconfig context to use.
+    type: str
+  host:
+    description: URL of the Kubernetes API server, instead of a kubeconfig.
+    type: str
+  api_key:
+    description: Bearer token for O(host).
+    type: str
+  validate_certs:
+    description: Verify the API server's certificate.
+    type: bool
+    default: true
+  ca_cert:
+    description: CA bundle that signed the API server's certificate.
+    type: path
+  client_cert:
+    description: Client certificate for the API server.
+    type: path
+  client_key:
+    description: Key of O(client_cert).
+    type: path
+  ledger:
+    description:
+      - The tenant ledger database (C(odoo_saas_ledger)).
+    type: dict
+    suboptions:
+      host:
+        description: Host name or address.
+        type: str
+        required: true
+      port:
+        description: Port.
+        type: int
+        default: 5432
+      database:
+        description: Database name.
+        type: str
+        default: saas_ledger
+      user:
+        description: Role the automation logs in as.
+        type: str
+        required: true
+      password:
+        description: Its password.
+        type: str
+        required: true
+      sslmode:
+        description: libpq sslmode.
+        type: str
+        default: prefer
+  shared_servers:
+    description:
+      - The shared PostgreSQL servers (C(odoo_saas_shared_servers)), as the controller reaches them with an admin
+        role, and as tenant pods reach them in the cluster.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Server name, C(postgres-shared-N); also its namespace.
+        type: str
+        required: true
+      host:
+        description: Host name or address the controller connects to.
+        type: str
+        required: true
+      port:
+        description: Port the controller connects to.
+        type: int
+        default: 5432
+      admin_user:
+        description: Admin role (creates tenants' roles and databases).
+        type: str
+        required: true
+      admin_password:
+        description: Its password.
+        type: str
+        required: true
+      cluster_host:
+        description: Host tenant pods connect to; defaults to C(postgres.<name>.svc.cluster.local).
+        type: str
+      cluster_port:
+        description: Port tenant pods connect to.
+        type: int
+        default: 5432
+      sslmode:
+        description: libpq sslmode for the admin connection.
+        type: str
+        default: prefer
+  environment:
+    description: Environment name (C(odoo_saas_environment)), used in messages.
+    type: str
+    default: unset
+  base_domain:
+    description: Tenants are served at C(<name>.<base_domain>) (C(odoo_saas_base_domain)). Required by M(odoo_saas.kit.tenant).
+    type: str
+  platform_namespace:
+    description: The platform namespace (C(odoo_saas_platform_namespace)).
+    type: str
+    default: saas-system
+  plans:
+    description: Tenant plans (C(odoo_saas_plans)); see docs/configuration.md. Required by M(odoo_saas.kit.tenant).
+    type: dict
+  ingress_class:
+    description: Traefik's IngressClass.
+    type: str
+    default: traefik
+  ingress_namespace:
+    description: Namespace of Traefik's pods; tenant NetworkPolicies admit traffic from it only.
+    type: str
+    default: traefik
+  cert_issuer:
+    description: cert-manager ClusterIssuer for tenant certificates.
+    type: str
+    default: selfsigned
+  storage_class:
+    description: StorageClass of filestore and database volumes.
+    type: str
+    default: microk8s-hostpath
+  shared_server_capacity:
+    description: Tenants per shared server.
+    type: int
+    default: 50
+  backup_dir:
+    description: Directory on the controller where backups are written.
+    type: path
+    default: /var/backups/odoo-saas
+  deletion_protection:
+    description: Refuse to remove tenants (C(odoo_saas_deletion_protection)).
+    type: bool
+    default: false
+"""

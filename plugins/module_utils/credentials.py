@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A tenant's passwords: generated once, then read back from its Secrets on every run.
+
+The Secrets in the tenant's namespace are the source of truth: they are written before the
+database role is created with the same password, so a run killed in between is finished by
+the next one with the same password.
+"""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import secrets as random_secrets
+
+from .manifests import TenantSecrets
+
+
+def generate(dedicated):
+    return TenantSecrets(
+        db_password=random_secrets.token_urlsafe(32),
+        admin_password=random_secrets.token_urlsafe(32),
+        postgres_password=random_secrets.token_urlsafe(32) if dedicated else None,
+    )
+
+
+def _decoded(secret, key):
+    value = ((secret or {}).get("data") or {}).get(key)
+    return base64.b64decode(value).decode() if value else None
+
+
+def _admin_password(config_secret):
+    text = _decoded(config_secret, "odoo.conf")
+    if not text:
+        return None
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return parser.get("options", "admin_passwd", fallback=None)
+
+
+def read_or_generate(kube, namespace, dedicated):
+    """The tenant's current passwords, keeping each one its Secrets already hold."""
+    fresh = generate(dedicated)
+    db_secret = kube.get("v1", "Secret", "odoo-db", namespace)
+    config_secret = kube.get("v1", "Secret", "odoo-config", namespace)
+    postgres_secret = kube.get("v1", "Secret", "postgres", namespace) if dedicated else None
+    return TenantSecrets(
+        db_password=_decoded(db_secret, "password") or fresh.db_password,
+        admin_password=_admin_password(config_secret) or fresh.admin_password,
+        postgres_password=(_decoded(postgres_secret, "postgres-password") or fresh.postgres_password) if dedicated else None,
+    )
+
+
+def values(tenant_secrets):
+    """Every secret value, for scrubbing text that might contain one."""
+    return [v for v in (tenant_secrets.db_password, tenant_secrets.admin_password, tenant_secrets.postgres_password) if v]

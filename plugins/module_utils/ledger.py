@@ -1,0 +1,292 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The tenant ledger in the platform database: shared servers, tenants, their hosts and an
+append-only event log.
+
+Placement on a shared server happens in one transaction that locks every server row, so
+concurrent runs are serialised there and a server can never take more tenants than its
+capacity. Functions take an open psycopg connection (autocommit) and run their own
+transactions; in check mode they only read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .errors import CapacityError, ConflictError, DependencyError
+
+try:
+    from psycopg import errors as pg_errors
+    from psycopg.rows import dict_row
+except ImportError:  # reported when a connection is opened
+    pg_errors = dict_row = None
+
+STATES = ("provisioning", "active", "suspended", "deleting", "deleted")
+
+# Each migration is applied once, in order, inside one transaction with its version row.
+MIGRATIONS = (
+    (1, "tenant ledger", """
+CREATE TABLE servers (
+    name text PRIMARY KEY,
+    host text NOT NULL,
+    port integer NOT NULL CHECK (port BETWEEN 1 AND 65535),
+    capacity integer NOT NULL CHECK (capacity > 0),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE tenants (
+    name text PRIMARY KEY,
+    state text NOT NULL CHECK (state IN ('provisioning', 'active', 'suspended', 'deleting', 'deleted')),
+    plan text NOT NULL,
+    db_strategy text NOT NULL CHECK (db_strategy IN ('shared', 'dedicated')),
+    server text REFERENCES servers (name),
+    namespace text NOT NULL,
+    database text NOT NULL,
+    odoo_version text NOT NULL,
+    hosts text[] NOT NULL DEFAULT '{}',
+    backup_location text,
+    backup_sha256 text,
+    backup_size bigint,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX tenants_server_live ON tenants (server) WHERE state <> 'deleted';
+CREATE TABLE tenant_hosts (
+    host text PRIMARY KEY,
+    tenant text NOT NULL REFERENCES tenants (name) ON DELETE CASCADE
+);
+CREATE TABLE events (
+    id bigserial PRIMARY KEY,
+    tenant text NOT NULL,
+    at timestamptz NOT NULL DEFAULT now(),
+    action text NOT NULL,
+    detail jsonb NOT NULL DEFAULT '{}'
+);
+CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the event log is append-only';
+END $$;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION events_append_only();
+"""),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    name: str
+    state: str
+    plan: str
+    db_strategy: str
+    server: str | None
+    namespace: str
+    database: str
+    odoo_version: str
+    hosts: tuple
+    backup_location: str | None = None
+    backup_sha256: str | None = None
+    backup_size: int | None = None
+
+    def as_dict(self):
+        return {
+            "name": self.name, "state": self.state, "plan": self.plan, "namespace": self.namespace,
+            "database": {"strategy": self.db_strategy, "server": self.server or "dedicated", "name": self.database},
+            "hosts": list(self.hosts),
+            "backup": {"location": self.backup_location, "sha256": self.backup_sha256, "size": self.backup_size}
+            if self.backup_location else None,
+        }
+
+
+def _record(row):
+    if row is None:
+        return None
+    return TenantRecord(
+        name=row["name"], state=row["state"], plan=row["plan"], db_strategy=row["db_strategy"], server=row["server"],
+        namespace=row["namespace"], database=row["database"], odoo_version=row["odoo_version"],
+        hosts=tuple(row["hosts"] or ()), backup_location=row["backup_location"], backup_sha256=row["backup_sha256"],
+        backup_size=row["backup_size"],
+    )
+
+
+def schema_version(conn):
+    exists = conn.execute("SELECT to_regclass('public.schema_migrations') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return 0
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def migrate(conn, check_mode=False):
+    """Apply pending migrations; returns [(version, description)] applied (or to apply)."""
+    current = schema_version(conn)
+    pending = [(version, description, ddl) for version, description, ddl in MIGRATIONS if version > current]
+    if check_mode:
+        return [(version, description) for version, description, _ddl in pending]
+    applied = []
+    with conn.transaction():
+        # One migrator at a time; a second one waits here, then finds nothing to do.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('odoo-saas-kit ledger migrations'))")
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+                     "description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+        for version, description, ddl in pending:
+            if version <= current:
+                continue
+            conn.execute(ddl)
+            conn.execute("INSERT INTO schema_migrations (version, description) VALUES (%s, %s)", (version, description))
+            applied.append((version, description))
+    return applied
+
+
+def require_schema(conn):
+    version = schema_version(conn)
+    if version < SCHEMA_VERSION:
+        raise DependencyError("ledger", f"its schema is at version {version}, this collection needs {SCHEMA_VERSION}: "
+                                        "run playbooks/platform.yml to migrate it")
+
+
+def register_server(conn, name, host, port, capacity, check_mode=False):
+    """Insert or update a shared server's row; returns True when it changed."""
+    row = conn.execute("SELECT host, port, capacity FROM servers WHERE name = %s", (name,)).fetchone()
+    if row is not None and tuple(row) == (host, port, capacity):
+        return False
+    if check_mode:
+        return True
+    conn.execute(
+        "INSERT INTO servers (name, host, port, capacity) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET host = excluded.host, port = excluded.port, capacity = excluded.capacity",
+        (name, host, port, capacity),
+    )
+    return True
+
+
+def server_usage(conn):
+    """{server: (tenants placed, capacity)} for every registered server."""
+    rows = conn.execute(
+        "SELECT s.name, s.capacity, count(t.name) FROM servers s "
+        "LEFT JOIN tenants t ON t.server = s.name AND t.state <> 'deleted' GROUP BY s.name, s.capacity ORDER BY s.name"
+    ).fetchall()
+    return {name: (used, capacity) for name, capacity, used in rows}
+
+
+def get_tenant(conn, name):
+    with conn.cursor(row_factory=dict_row) as cur:
+        return _record(cur.execute("SELECT * FROM tenants WHERE name = %s", (name,)).fetchone())
+
+
+def list_tenants(conn, include_deleted=False):
+    query = "SELECT * FROM tenants" + ("" if include_deleted else " WHERE state <> 'deleted'") + " ORDER BY name"
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [_record(row) for row in cur.execute(query).fetchall()]
+
+
+def host_owners(conn, hosts):
+    """{host: tenant} for those of `hosts` that some tenant already owns."""
+    rows = conn.execute("SELECT host, tenant FROM tenant_hosts WHERE host = ANY(%s)", (list(hosts),)).fetchall()
+    return dict(rows)
+
+
+def check_hosts_free(conn, tenant, hosts):
+    taken = {host: owner for host, owner in host_owners(conn, hosts).items() if owner != tenant}
+    if taken:
+        listed = ", ".join(f"{host} (tenant {owner})" for host, owner in sorted(taken.items()))
+        raise ConflictError(f"domains: already served by another tenant: {listed}. Remove them there first.")
+
+
+def _choose_server(conn, tenant_name):
+    servers = conn.execute("SELECT name, capacity FROM servers ORDER BY name FOR UPDATE").fetchall()
+    if not servers:
+        raise CapacityError("no shared PostgreSQL server is registered in the ledger: run playbooks/platform.yml")
+    used = dict(conn.execute(
+        "SELECT server, count(*) FROM tenants WHERE state <> 'deleted' AND server IS NOT NULL AND name <> %s GROUP BY server",
+        (tenant_name,),
+    ).fetchall())
+    for name, capacity in servers:
+        if used.get(name, 0) < capacity:
+            return name
+    usage = ", ".join(f"{name} {used.get(name, 0)}/{capacity}" for name, capacity in servers)
+    raise CapacityError(f"every shared PostgreSQL server is full ({usage}): raise odoo_saas_shared_server_count "
+                        "and run playbooks/platform.yml to add one, or choose a dedicated plan")
+
+
+def reserve(conn, spec, check_mode=False):
+    """Record the tenant (state provisioning unless it already lives) and place it.
+
+    Returns (record, changed). A shared tenant keeps the server it has; a new one gets the
+    first server with room, chosen while every server row is locked.
+    """
+    with conn.transaction():
+        existing = get_tenant(conn, spec.name)
+        if existing is not None and existing.state != "deleted":
+            server = existing.server
+            if spec.db_strategy != existing.db_strategy:
+                raise ConflictError(f"db_strategy: tenant {spec.name} lives on {existing.db_strategy} PostgreSQL; "
+                                    "moving it between strategies is a migration, not a change of this option")
+        else:
+            server = _choose_server(conn, spec.name) if spec.db_strategy == "shared" else None
+        check_hosts_free(conn, spec.name, spec.hosts)
+        living = existing is not None and existing.state != "deleted"
+        # A tenant provisioned again after deletion starts a new life: its old backup stays in
+        # the event log, never mistaken for a backup of the new database.
+        wanted = TenantRecord(
+            name=spec.name, state=existing.state if living else "provisioning", plan=spec.plan.name,
+            db_strategy=spec.db_strategy, server=server, namespace=spec.namespace, database=spec.database,
+            odoo_version=spec.odoo_version, hosts=tuple(spec.hosts),
+            backup_location=existing.backup_location if living else None,
+            backup_sha256=existing.backup_sha256 if living else None,
+            backup_size=existing.backup_size if living else None,
+        )
+        if existing == wanted:
+            return wanted, False
+        if check_mode:
+            return wanted, True
+        conn.execute(
+            "INSERT INTO tenants (name, state, plan, db_strategy, server, namespace, database, odoo_version, hosts) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET state = excluded.state, "
+            "plan = excluded.plan, db_strategy = excluded.db_strategy, server = excluded.server, "
+            "namespace = excluded.namespace, database = excluded.database, odoo_version = excluded.odoo_version, "
+            "hosts = excluded.hosts, backup_location = %s, backup_sha256 = %s, backup_size = %s, updated_at = now()",
+            (spec.name, wanted.state, spec.plan.name, spec.db_strategy, server, spec.namespace, spec.database,
+             spec.odoo_version, list(spec.hosts), wanted.backup_location, wanted.backup_sha256, wanted.backup_size),
+        )
+        conn.execute("DELETE FROM tenant_hosts WHERE tenant = %s AND NOT (host = ANY(%s))", (spec.name, list(spec.hosts)))
+        for host in spec.hosts:
+            conn.execute("INSERT INTO tenant_hosts (host, tenant) VALUES (%s, %s) ON CONFLICT (host) DO NOTHING",
+                         (host, spec.name))
+        add_event(conn, spec.name, "updated" if living else "reserved",
+                  {"plan": spec.plan.name, "server": server, "hosts": list(spec.hosts)})
+        return wanted, True
+
+
+def set_state(conn, name, state, check_mode=False, **backup):
+    """Move a tenant to `state` (with backup details when given); True when it changed."""
+    if state not in STATES:
+        raise ValueError(state)
+    current = get_tenant(conn, name)
+    if current is None:
+        return False
+    fields = {"backup_location": backup.get("location"), "backup_sha256": backup.get("sha256"), "backup_size": backup.get("size")}
+    if current.state == state and (not backup or all(getattr(current, k) == v for k, v in fields.items())):
+        return False
+    if check_mode:
+        return True
+    with conn.transaction():
+        if backup:
+            conn.execute("UPDATE tenants SET state = %s, backup_location = %s, backup_sha256 = %s, backup_size = %s, "
+                         "updated_at = now() WHERE name = %s",
+                         (state, fields["backup_location"], fields["backup_sha256"], fields["backup_size"], name))
+        else:
+            conn.execute("UPDATE tenants SET state = %s, updated_at = now() WHERE name = %s", (state, name))
+        if state == "deleted":
+            conn.execute("DELETE FROM tenant_hosts WHERE tenant = %s", (name,))
+        add_event(conn, name, state, {"backup": fields} if backup else {})
+    return True
+
+
+def add_event(conn, tenant, action, detail=None):
+    conn.execute("INSERT INTO events (tenant, action, detail) VALUES (%s, %s, %s)",
+                 (tenant, action, json.dumps(detail or {}, sort_keys=True)))
+
+
+def events(conn, tenant):
+    return conn.execute("SELECT action, detail FROM events WHERE tenant = %s ORDER BY id", (tenant,)).fetchall()

@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The tenant state machine (docs/tenant-lifecycle.md).
+
+    (none) -> provisioning -> active <-> suspended -> deleting -> deleted
+
+Every step is idempotent and ordered so that a run killed at any point is finished by running
+it again: the ledger row first (placement), then the Secrets, then the database role with the
+Secret's password, then the workloads. Removal takes a verified backup before anything is
+dropped, and drops the database only after the tenant's pods are gone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from . import backup, credentials, ledger, manifests, naming, pg
+from .crashpoints import reached
+from .errors import ConflictError, SaasError, SpecError
+from .redact import redact_object
+
+# Applied before the database exists; the rest (workloads, routes) after it.
+FOUNDATION_KINDS = ("Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount", "Secret",
+                    "ConfigMap", "PersistentVolumeClaim", "Service")
+INIT_JOB = "odoo-db-init"
+
+
+@dataclass
+class Run:
+    """One module run: its clients, settings and what it did."""
+
+    connections: object
+    platform: object
+    check_mode: bool = False
+    wait: bool = True
+    wait_timeout: int = 600
+    progress: object = None
+    actions: list = field(default_factory=list)
+    diffs: list = field(default_factory=list)
+    changed: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def kube(self):
+        return self.connections.kube
+
+    @property
+    def ledger(self):
+        return self.connections.ledger
+
+    def say(self, message):
+        if self.progress:
+            self.progress(f"[{time.monotonic() - self.started:5.1f}s] {message}")
+
+    def record_changes(self, changes):
+        for change in changes:
+            if not change.changed:
+                continue
+            self.changed = True
+            self.actions.append(f"{change.action} {change.ref}")
+            self.diffs.append({
+                "before_header": change.ref, "after_header": change.ref,
+                "before": redact_object(change.before) if change.before else {},
+                "after": redact_object(change.after) if change.after else {},
+            })
+
+    def record_sql(self, server, statements, executed=True):
+        for statement in statements:
+            self.changed = True
+            self.actions.append(f"SQL on {server}: {statement.display}" + ("" if executed else " (check mode)"))
+
+    def record_ledger(self, message):
+        self.changed = True
+        self.actions.append(f"ledger: {message}")
+
+
+def database_target(run, spec, record):
+    if spec.db_strategy == "dedicated":
+        return manifests.DatabaseTarget(server="dedicated", host="postgres", port=5432, name=spec.database,
+                                        user=spec.role, namespace=spec.namespace)
+    server = run.connections.server(record.server)
+    return manifests.DatabaseTarget(server=record.server, host=server.cluster_host, port=server.cluster_port,
+                                    name=spec.database, user=spec.role, namespace=record.server)
+
+
+def _split(objects):
+    foundation = [o for o in objects if o["kind"] in FOUNDATION_KINDS]
+    workloads = [o for o in objects if o["kind"] not in FOUNDATION_KINDS]
+    return foundation, workloads
+
+
+def _init_job_done(run, namespace):
+    job = run.kube.get("batch/v1", "Job", INIT_JOB, namespace)
+    return bool(job and (job.get("status") or {}).get("succeeded"))
+
+
+def _ensure_shared_database(run, spec, record, tenant_secrets):
+    conn = run.connections.server_connection(record.server)
+    want = pg.TenantDatabase(role=spec.role, database=spec.database, password=tenant_secrets.db_password,
+                             connection_limit=spec.plan.db_connection_limit)
+    statements = pg.plan_tenant_database(conn, want)
+    if statements and not run.check_mode:
+        run.say(f"creating/updating role and database {spec.database} on {record.server}")
+        pg.apply_statements(conn, statements)
+    run.record_sql(record.server, statements, executed=not run.check_mode)
+
+
+def _apply_workloads(run, spec, workloads):
+    """StatefulSet and init Job first, wait for the Job, then Odoo and its route: Odoo must
+    not start on a database that is not initialised yet."""
+    namespace = spec.namespace
+    before_job, after_job = [], []
+    seen_job = False
+    for obj in workloads:
+        if obj["kind"] == "Job" and obj["metadata"]["name"] == INIT_JOB:
+            seen_job = True
+            # A finished init Job has done its work; its pod template is immutable anyway.
+            if not run.check_mode and _init_job_done(run, namespace):
+                continue
+            before_job.append(obj)
+        elif seen_job or obj["kind"] in ("Deployment", "Ingress"):
+            after_job.append(obj)
+        else:
+            before_job.append(obj)
+    run.record_changes(run.kube.apply_all(before_job, run.check_mode))
+    if not run.check_mode and run.kube.get("batch/v1", "Job", INIT_JOB, namespace) is not None:
+        run.say(f"waiting for the database initialisation Job in {namespace}")
+        run.kube.wait_job_complete(namespace, INIT_JOB, run.wait_timeout, progress=run.say)
+    reached("after-init-job")
+    run.record_changes(run.kube.apply_all(after_job, run.check_mode))
+
+
+def _wait_workloads(run, spec):
+    if run.check_mode or not run.wait:
+        return
+    for kind, name in manifests.workload_names(spec):
+        run.kube.wait_rollout(spec.namespace, kind, name, run.wait_timeout, progress=run.say)
+
+
+def converge(run, spec, suspended=False):
+    """Bring a tenant to present (active) or suspended, creating whatever is missing."""
+    record, ledger_changed = ledger.reserve(run.ledger, spec, run.check_mode)
+    if ledger_changed:
+        run.record_ledger(f"tenant {spec.name} recorded (plan {spec.plan.name}, server {record.server or 'dedicated'})")
+    run.say(f"tenant {spec.name}: placed on {record.server or 'a dedicated PostgreSQL'}")
+    reached("after-reserve")
+    target = database_target(run, spec, record)
+    tenant_secrets = credentials.read_or_generate(run.kube, spec.namespace, spec.db_strategy == "dedicated")
+    objects = manifests.tenant_objects(spec, run.platform, target, tenant_secrets, suspended=suspended)
+    foundation, workloads = _split(objects)
+    run.say(f"applying {len(foundation)} namespace, policy, secret and storage objects")
+    run.record_changes(run.kube.apply_all(foundation, run.check_mode))
+    reached("after-foundation")
+    if spec.db_strategy == "shared":
+        _ensure_shared_database(run, spec, record, tenant_secrets)
+    reached("after-database")
+    run.say(f"applying {len(workloads)} workload and route objects")
+    _apply_workloads(run, spec, workloads)
+    _wait_workloads(run, spec)
+    reached("before-ledger-state")
+    state = "suspended" if suspended else "active"
+    if ledger.set_state(run.ledger, spec.name, state, run.check_mode):
+        run.record_ledger(f"tenant {spec.name} is {state}")
+    return ledger.get_tenant(run.ledger, spec.name) or record
+
+
+def existing_record(run, name):
+    record = ledger.get_tenant(run.ledger, name)
+    return None if record is None or record.state == "deleted" else record
+
+
+def remove(run, name, confirm, take_backup=True):
+    """Decommission: verified backup, pods gone, sessions ended, database and role dropped,
+    namespace deleted and waited for; the ledger keeps the tenant as deleted."""
+    record = ledger.get_tenant(run.ledger, name)
+    namespace_exists = run.kube.get("v1", "Namespace", f"tenant-{name}") is not None
+    if (record is None or record.state == "deleted") and not namespace_exists:
+        return record
+    if confirm != name:
+        raise SpecError("confirm", f"must equal the tenant name {name!r} to remove it (got {confirm!r}); nothing was changed")
+    if run.platform.deletion_protection:
+        raise ConflictError(f"deletion protection is on in the {run.platform.environment} environment "
+                            "(odoo_saas_deletion_protection): turn it off for this run to remove a tenant; nothing was changed")
+    if record is None:
+        raise ConflictError(f"namespace tenant-{name} exists but the ledger has no tenant {name}: "
+                            "remove the namespace by hand after checking what it holds")
+    if ledger.set_state(run.ledger, name, "deleting", run.check_mode):
+        run.record_ledger(f"tenant {name} is deleting")
+    reached("after-deleting-state")
+    saved = _backup(run, record) if take_backup else None
+    reached("after-backup")
+    _stop_pods(run, record)
+    reached("after-pods-stopped")
+    if record.db_strategy == "shared" and record.server:
+        conn = run.connections.server_connection(record.server)
+        statements = pg.drop_tenant_database(conn, naming.role_for(record.name), record.database, execute=not run.check_mode)
+        run.record_sql(record.server, statements, executed=not run.check_mode)
+    reached("after-drop")
+    change = run.kube.delete("v1", "Namespace", record.namespace, check_mode=run.check_mode)
+    run.record_changes([change])
+    if change.changed and not run.check_mode:
+        run.say(f"waiting for namespace {record.namespace} to finish terminating")
+        run.kube.wait_gone("v1", "Namespace", record.namespace, timeout=run.wait_timeout, progress=run.say)
+    reached("after-namespace-deleted")
+    details = {"location": saved.path, "sha256": saved.sha256, "size": saved.size} if saved else {}
+    if ledger.set_state(run.ledger, name, "deleted", run.check_mode, **details):
+        run.record_ledger(f"tenant {name} is deleted" + (f"; backup {saved.path}" if saved else ""))
+    return ledger.get_tenant(run.ledger, name)
+
+
+def _backup(run, record):
+    if record.backup_location and os.path.exists(record.backup_location) and record.state == "deleting":
+        run.say(f"reusing the verified backup {record.backup_location}")
+        backup.verify_backup(record.backup_location)
+        return backup.BackupResult(record.backup_location, record.backup_sha256, record.backup_size or 0, 0)
+    if record.db_strategy != "shared":
+        raise SaasError(f"tenant {record.name} has a dedicated PostgreSQL: its backup must be taken inside the cluster, "
+                        "which this version does not do yet. Take one by hand and run again with backup: false")
+    if run.check_mode:
+        run.actions.append(f"backup {record.database} to {run.platform.backup_dir} (check mode)")
+        return None
+    run.say(f"backing up {record.database} from {record.server}")
+    server = run.connections.server(record.server).admin
+    saved = backup.backup_database(server, record.database, run.platform.backup_dir, label=record.name)
+    run.changed = True
+    run.actions.append(f"backup {record.database} -> {saved.path} (sha256 {saved.sha256}, {saved.entries} entries verified)")
+    # Recorded at once, so a run killed after this point reuses it instead of dumping again.
+    ledger.set_state(run.ledger, record.name, "deleting", location=saved.path, sha256=saved.sha256, size=saved.size)
+    return saved
+
+
+def _stop_pods(run, record):
+    if run.kube.get("v1", "Namespace", record.namespace) is None:
+        return
+    for kind in ("Deployment", "StatefulSet"):
+        for obj in run.kube.list("apps/v1", kind, record.namespace):
+            if (obj.get("spec") or {}).get("replicas", 0) == 0:
+                continue
+            run.changed = True
+            run.actions.append(f"scaled {kind} {record.namespace}/{obj['metadata']['name']} to 0")
+            if not run.check_mode:
+                run.kube.request("PATCH", f"/apis/apps/v1/namespaces/{record.namespace}/{kind.lower()}s/{obj['metadata']['name']}/scale",
+                                 body={"spec": {"replicas": 0}}, content_type="application/merge-patch+json")
+    if not run.check_mode:
+        run.say(f"waiting for the pods of {record.namespace} to stop")
+        run.kube.wait(f"the pods of {record.namespace} to stop", lambda: not _live_pods(run, record.namespace),
+                      run.wait_timeout, progress=run.say)
+
+
+def _live_pods(run, namespace):
+    """Pods that may still hold database sessions (a finished Job's pod does not)."""
+    return [p for p in run.kube.list("v1", "Pod", namespace)
+            if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]

@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A tenant's desired Kubernetes objects: pure functions, tenant spec in, plain dicts out.
+
+The list is in apply order (namespace and its fences first, workloads after what they use)
+and deterministic: the same input gives byte-identical YAML, so it diffs cleanly and is
+checked against golden files. The pieces live in manifests_*.py, one concern each.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .manifests_base import (
+    CRON_DEPLOYMENT, DEDICATED, POSTGRES, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget, TenantSecrets, check_inputs,
+)
+from .manifests_isolation import namespace, network_policies, service_account
+from .manifests_isolation import shared_server_policy as _shared_server_policy
+from .manifests_odoo import cron_deployment, filestore_claim, ingress, init_job, service, web_deployment
+from .manifests_odoo_config import config_secret, db_secret, odoo_conf, plan_fits_connections, web_db_maxconn
+from .manifests_postgres import dedicated_objects
+from .manifests_quota import limit_range, plan_fits_quota, resource_quota
+from .spec import Platform, TenantSpec
+
+__all__ = [
+    "DatabaseTarget", "TenantSecrets", "TENANT_LABEL", "tenant_objects", "workload_names", "shared_server_policy",
+    "plan_fits_quota", "plan_fits_connections", "web_db_maxconn",
+]
+
+
+def _plain(objects):
+    """Independent plain-JSON copies: no object shares a nested dict or list with another
+    (or with this module's constants), so callers may change them freely."""
+    return json.loads(json.dumps(objects))
+
+
+def tenant_objects(spec: TenantSpec, platform: Platform, database: DatabaseTarget, secrets: TenantSecrets, *,
+                   suspended: bool = False) -> list[dict]:
+    """Every object of one tenant, in apply order. `suspended` only sets the workloads'
+    replicas to 0. Raises SpecError for inputs that would give a broken manifest."""
+    check_inputs(spec, database, secrets)
+    conf = odoo_conf(spec, database, secrets)
+    objects = [
+        namespace(spec),
+        resource_quota(spec),
+        limit_range(spec),
+        *network_policies(spec, platform, database),
+        service_account(spec),
+        db_secret(spec, database, secrets),
+        config_secret(spec, conf),
+        filestore_claim(spec, platform),
+    ]
+    if spec.db_strategy == DEDICATED:
+        objects += dedicated_objects(spec, platform, secrets, suspended)
+    objects += [
+        init_job(spec, database),
+        web_deployment(spec, conf, suspended),
+        cron_deployment(spec, conf, suspended),
+        service(spec),
+        ingress(spec, platform),
+    ]
+    return _plain(objects)
+
+
+def workload_names(spec: TenantSpec) -> list[tuple[str, str]]:
+    """(kind, name) of what suspension scales to 0, in the order to stop them (Odoo before
+    its database); resume in reverse order."""
+    names = [("Deployment", WEB_DEPLOYMENT), ("Deployment", CRON_DEPLOYMENT)]
+    if spec.db_strategy == DEDICATED:
+        names.append(("StatefulSet", POSTGRES))
+    return names
+
+
+def shared_server_policy(server_namespace: str, platform: Platform) -> dict:
+    """NetworkPolicy for a postgres-shared-N namespace (see manifests_isolation)."""
+    return _plain(_shared_server_policy(server_namespace, platform))

@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tenant plans (`odoo_saas_plans`): resources, quota, Odoo workers, storage, database strategy."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import SpecError
+
+STRATEGIES = ("shared", "dedicated")
+QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+PLAN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Quota:
+    cpu: str
+    memory: str
+    pods: int
+    storage: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    db_strategy: str
+    replicas: int
+    workers: int
+    cpu: str
+    memory: str
+    storage: str
+    db_connection_limit: int
+    quota: Quota
+    db_storage: str = "10Gi"
+    db_cpu: str = "1"
+    db_memory: str = "1Gi"
+    postgresql_settings: tuple = ()
+
+
+def _quantity(raw, key, field, default=None):
+    value = raw.get(key, default)
+    if value is None:
+        raise SpecError(f"{field}.{key}", "is required (a Kubernetes quantity such as '500m', '2' or '4Gi')")
+    value = str(value)
+    if not QUANTITY.match(value):
+        raise SpecError(f"{field}.{key}", f"{value!r} is not a Kubernetes quantity (such as '500m', '2' or '4Gi')")
+    return value
+
+
+def _integer(raw, key, field, minimum, maximum, default=None):
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value), 10)
+        except ValueError:
+            raise SpecError(f"{field}.{key}", f"must be a whole number from {minimum} to {maximum}, got {raw.get(key)!r}") from None
+    if not minimum <= value <= maximum:
+        raise SpecError(f"{field}.{key}", f"must be from {minimum} to {maximum}, got {value}")
+    return value
+
+
+def _settings(raw, field):
+    settings = raw.get("postgresql_settings") or {}
+    if not isinstance(settings, dict):
+        raise SpecError(f"{field}.postgresql_settings", "must be a mapping of PostgreSQL setting names to values")
+    pairs = []
+    for name, value in sorted(settings.items()):
+        if not SETTING_NAME.match(str(name)):
+            raise SpecError(f"{field}.postgresql_settings", f"{name!r} is not a PostgreSQL setting name")
+        text = str(value)
+        if not re.match(r"^[A-Za-z0-9._:-]{1,64}$", text):
+            raise SpecError(f"{field}.postgresql_settings.{name}", f"{text!r} is not a plain setting value")
+        pairs.append((str(name), text))
+    return tuple(pairs)
+
+
+def load_plan(name, raw, field):
+    if not isinstance(raw, dict):
+        raise SpecError(field, "must be a mapping of plan settings")
+    strategy = raw.get("db_strategy")
+    if strategy not in STRATEGIES:
+        raise SpecError(f"{field}.db_strategy", f"must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    quota_raw = raw.get("quota")
+    if not isinstance(quota_raw, dict):
+        raise SpecError(f"{field}.quota", "is required: a mapping with cpu, memory, pods and storage")
+    quota = Quota(
+        cpu=_quantity(quota_raw, "cpu", f"{field}.quota"),
+        memory=_quantity(quota_raw, "memory", f"{field}.quota"),
+        pods=_integer(quota_raw, "pods", f"{field}.quota", 1, 1000),
+        storage=_quantity(quota_raw, "storage", f"{field}.quota"),
+    )
+    db_resources = raw.get("db_resources") or {}
+    return Plan(
+        name=name,
+        db_strategy=strategy,
+        replicas=_integer(raw, "replicas", field, 1, 20, 1),
+        workers=_integer(raw, "workers", field, 0, 64, 0),
+        cpu=_quantity(raw, "cpu", field),
+        memory=_quantity(raw, "memory", field),
+        storage=_quantity(raw, "storage", field),
+        db_connection_limit=_integer(raw, "db_connection_limit", field, 1, 1000, 20),
+        quota=quota,
+        db_storage=_quantity(raw, "db_storage", field, "10Gi"),
+        db_cpu=_quantity(db_resources, "cpu", f"{field}.db_resources", "1"),
+        db_memory=_quantity(db_resources, "memory", f"{field}.db_resources", "1Gi"),
+        postgresql_settings=_settings(raw, field),
+    )
+
+
+def load_plans(raw, field="plans"):
+    """Validate the whole `odoo_saas_plans` mapping; returns {name: Plan}."""
+    if not isinstance(raw, dict) or not raw:
+        raise SpecError(field, "must be a non-empty mapping of plan names to plan settings (odoo_saas_plans)")
+    plans = {}
+    for name, plan_raw in raw.items():
+        if not isinstance(name, str) or not PLAN_NAME.match(name):
+            raise SpecError(field, f"plan name {name!r} must be lower-case letters, digits, '-' or '_'")
+        plans[name] = load_plan(name, plan_raw, f"{field}.{name}")
+    return plans

@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module parameters in, result out: what the tenant module runs, kept free of Ansible."""
+
+from __future__ import annotations
+
+from . import ledger, lifecycle, pg
+from .connections import ledger_connection, open_connections, shared_servers
+from .errors import SaasError
+from .info import tenants_info
+from .redact import redact_text
+from .naming import check_tenant_name
+from .spec import build_spec, load_platform
+
+
+def _secrets_in(params):
+    found = []
+    ledger = params.get("ledger") or {}
+    if ledger.get("password"):
+        found.append(ledger["password"])
+    for server in params.get("shared_servers") or []:
+        if server.get("admin_password"):
+            found.append(server["admin_password"])
+    if params.get("api_key"):
+        found.append(params["api_key"])
+    return found
+
+
+def tenant_result(record, platform):
+    if record is None:
+        return {"name": None, "state": "absent"}
+    result = record.as_dict()
+    result["urls"] = [f"https://{host}/" for host in record.hosts] if record.state != "deleted" else []
+    return result
+
+
+def run_tenant(params, check_mode, progress=None):
+    """Returns (result, failure message or None). Bad input fails before anything is opened."""
+    steps = []
+
+    def say(message):
+        steps.append(message)
+        if progress:
+            progress(message)
+
+    result = {"changed": False, "actions": [], "diff": [], "steps": steps}
+    connections = None
+    run = None
+    try:
+        platform = load_platform(params)
+        name = params["name"]
+        state = params.get("state") or "present"
+        # Everything that can be checked without the ledger is checked before connecting.
+        if state == "absent":
+            check_tenant_name(name)
+        else:
+            build_spec(params, platform, existing_plan=params.get("plan") or next(iter(platform.plans)))
+        connections = open_connections(params)
+        run = lifecycle.Run(connections, platform, check_mode=check_mode, wait=params.get("wait", True),
+                            wait_timeout=params.get("wait_timeout") or 600, progress=say)
+        if state == "absent":
+            record = lifecycle.remove(run, name, params.get("confirm"), take_backup=params.get("backup", True))
+        else:
+            existing = lifecycle.existing_record(run, name)
+            spec = build_spec(params, platform, existing_plan=existing.plan if existing else None)
+            if state == "suspended" and existing is None:
+                raise SaasError(f"tenant {name} does not exist: provision it (state: present) before suspending it")
+            record = lifecycle.converge(run, spec, suspended=state == "suspended")
+        result["tenant"] = tenant_result(record, platform)
+        failure = None
+    except SaasError as error:
+        failure = str(error)
+        if run is not None and connections is not None and connections.ledger is not None:
+            try:
+                result["tenant"] = tenant_result(ledger.get_tenant(connections.ledger, params["name"]), None)
+            except Exception:  # noqa: BLE001 - the failure above is what matters
+                pass
+    finally:
+        if connections is not None:
+            connections.close()
+    if run is not None:
+        result.update(changed=run.changed, actions=run.actions, diff=run.diffs,
+                      api_requests=dict(sorted(connections.kube.requests.items())))
+    if failure:
+        failure = redact_text(failure, _secrets_in(params))
+    return result, failure
+
+
+def run_tenant_info(params):
+    result = {"changed": False, "tenants": [], "orphan_namespaces": []}
+    connections = None
+    try:
+        platform = load_platform(params)
+        if params.get("name"):
+            check_tenant_name(params["name"])
+        connections = open_connections(params)
+        run = lifecycle.Run(connections, platform, check_mode=True)
+        result["tenants"], result["orphan_namespaces"] = tenants_info(run, params.get("name"))
+        failure = None
+    except SaasError as error:
+        failure = redact_text(str(error), _secrets_in(params))
+    finally:
+        if connections is not None:
+            connections.close()
+    return result, failure
+
+
+def run_ledger(params, check_mode):
+    result = {"changed": False, "migrations": [], "servers": {}}
+    conn = None
+    try:
+        capacity = params.get("shared_server_capacity") or 50
+        servers = shared_servers(params)
+        conn = pg.connect(ledger_connection(params))
+        applied = ledger.migrate(conn, check_mode)
+        result["migrations"] = [f"{version}: {description}" for version, description in applied]
+        changed = bool(applied)
+        if check_mode and applied:
+            result["changed"] = True
+            return result, None  # the tables do not exist yet: nothing more to compare
+        for name, server in servers.items():
+            changed |= ledger.register_server(conn, name, server.admin.host, server.admin.port, capacity, check_mode)
+        result["servers"] = {name: {"tenants": used, "capacity": cap} for name, (used, cap) in ledger.server_usage(conn).items()}
+        result["changed"] = changed
+        failure = None
+    except SaasError as error:
+        failure = redact_text(str(error), _secrets_in(params))
+    finally:
+        if conn is not None:
+            conn.close()
+    return result, failure

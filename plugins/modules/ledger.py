@@ -1,0 +1,59 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ledger
+short_description: Migrate the tenant ledger's schema and register the shared PostgreSQL servers
+version_added: 0.1.0
+description:
+  - Applies the ledger's pending schema migrations, in order, each once.
+  - Registers every server of O(shared_servers) with capacity O(shared_server_capacity).
+  - The ledger database itself must exist (C(playbooks/platform.yml) creates it).
+author: Odoo SaaS Kit team
+options: {}
+extends_documentation_fragment:
+  - odoo_saas.kit.platform
+attributes:
+  check_mode:
+    support: full
+    description: Reports the migrations and registrations it would make; changes nothing.
+"""
+
+EXAMPLES = r"""
+- name: Migrate the ledger and register the shared servers
+  odoo_saas.kit.ledger:
+    ledger: "{{ odoo_saas_ledger }}"
+    shared_servers: "{{ odoo_saas_shared_servers }}"
+    shared_server_capacity: 50
+"""
+
+RETURN = r"""
+migrations:
+  description: Schema migrations applied (or pending, in check mode), as C(<version>: <description>).
+  returned: always
+  type: list
+  elements: str
+servers:
+  description: Each registered shared server with its tenant count and capacity.
+  returned: always
+  type: dict
+  sample: {postgres-shared-1: {tenants: 12, capacity: 50}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.odoo_saas.kit.plugins.module_utils.platform_args import platform_args
+from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_ledger
+
+
+def main():
+    module = AnsibleModule(argument_spec=platform_args(), supports_check_mode=True)
+    result, failure = run_ledger(module.params, module.check_mode)
+    if failure:
+        module.fail_json(msg=failure, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Helpers for tenant tests: module parameters against a scratch ledger database on the
+real local servers, and read-back of what a tenant left in the cluster and on the servers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant
+from tests.cluster import control_plane, postgres
+from tests.unit.plans_fixture import raw_plans
+
+LEDGER, SHARED_1, SHARED_2 = postgres.SERVERS
+REPO = Path(__file__).resolve().parents[2]
+
+
+def connect(server, dbname="postgres", user="postgres", password=None):
+    return psycopg.connect(host="127.0.0.1", port=server.port, user=user, password=password or server.password(),
+                           dbname=dbname, autocommit=True, connect_timeout=5)
+
+
+def unique(prefix="t"):
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def create_ledger(capacity=50):
+    """A fresh, migrated ledger database with both shared servers registered."""
+    name = f"ledger_{uuid.uuid4().hex[:8]}"
+    with connect(LEDGER) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with connect(LEDGER, name) as conn:
+        ledger.migrate(conn)
+        for server in (SHARED_1, SHARED_2):
+            ledger.register_server(conn, server.name, "127.0.0.1", server.port, capacity)
+    return name
+
+
+def remove_all(ledger_db, backup_dir):
+    """Decommission (without backup) every tenant a test ledger still holds."""
+    with connect(LEDGER, ledger_db) as conn:
+        living = [record.name for record in ledger.list_tenants(conn)]
+    for name in living:
+        run_tenant(params(ledger_db, backup_dir, name=name, state="absent", confirm=name, backup=False), False)
+
+
+def drop_ledger(name):
+    with connect(LEDGER) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def params(ledger_db, backup_dir, **overrides):
+    """Module parameters, as playbooks pass them through odoo_saas_module_defaults."""
+    values = {
+        "kubeconfig": str(control_plane.layout().kubeconfig),
+        "ledger": {"host": "127.0.0.1", "port": LEDGER.port, "database": ledger_db, "user": "postgres",
+                   "password": LEDGER.password(), "sslmode": "prefer"},
+        "shared_servers": [
+            {"name": s.name, "host": "127.0.0.1", "port": s.port, "admin_user": "postgres",
+             "admin_password": s.password(), "sslmode": "prefer"} for s in (SHARED_1, SHARED_2)],
+        "environment": "local", "base_domain": "127.0.0.1.nip.io", "platform_namespace": "saas-dev",
+        "plans": raw_plans(), "ingress_class": "traefik", "ingress_namespace": "traefik", "cert_issuer": "selfsigned",
+        "storage_class": "microk8s-hostpath", "shared_server_capacity": 50, "backup_dir": str(backup_dir),
+        "deletion_protection": False, "state": "present", "db_strategy": "auto", "domains": [],
+        "odoo_version": "18.0", "wait": True, "wait_timeout": 120, "backup": True,
+    }
+    values.update(overrides)
+    return values
+
+
+def tenant(module_params, check_mode=False):
+    """Run the tenant module's core in this process; returns (result, failure)."""
+    return run_tenant(module_params, check_mode)
+
+
+def tenant_in_subprocess(module_params, env=None):
+    """Run the tenant module's core in a child process (which a crash point may kill)."""
+    code = ("import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+            "from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant\n"
+            "result, failure = run_tenant(json.load(sys.stdin), False)\n"
+            "print(json.dumps({'result': result, 'failure': failure}))\n")
+    return subprocess.run([sys.executable, "-c", code, str(REPO / "collections"), str(REPO)],
+                          input=json.dumps(module_params), capture_output=True, text=True, env=env, timeout=300,
+                          check=False)
+
+
+def secrets_of(core, namespace):
+    """Every password stored in the namespace's Secrets (decoded), to look for leaks."""
+    import base64
+    values = []
+    for secret in core.list_namespaced_secret(namespace).items:
+        for key, value in (secret.data or {}).items():
+            decoded = base64.b64decode(value).decode(errors="replace")
+            if "passw" in key.lower():
+                values.append(decoded)
+            values.extend(line.split("=", 1)[1].strip() for line in decoded.splitlines()
+                          if "passw" in line.split("=", 1)[0] and "=" in line)
+    return [v for v in values if v]

@@ -1,0 +1,130 @@
+"""The ledger on a real PostgreSQL server: migrations, placement under concurrency, hosts."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import psycopg
+import pytest
+
+from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import CapacityError, ConflictError
+from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import build_spec
+from tests.cluster import postgres
+from tests.unit.plans_fixture import platform
+
+LEDGER = postgres.SERVERS[0]
+
+
+def _connect(dbname):
+    return psycopg.connect(host="127.0.0.1", port=LEDGER.port, user="postgres", password=LEDGER.password(),
+                           dbname=dbname, autocommit=True)
+
+
+@pytest.fixture
+def ledger_db():
+    name = f"ledger_test_{uuid.uuid4().hex[:8]}"
+    with _connect("postgres") as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with _connect("postgres") as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def conn(ledger_db):
+    with _connect(ledger_db) as connection:
+        yield connection
+
+
+def _spec(name, plan="small", **extra):
+    return build_spec({"name": name, "plan": plan, **extra}, platform())
+
+
+def test_migrations_apply_once_and_check_mode_only_reads(conn):
+    assert ledger.migrate(conn, check_mode=True) == [(1, "tenant ledger")]
+    assert ledger.schema_version(conn) == 0
+    assert ledger.migrate(conn) == [(1, "tenant ledger")]
+    assert ledger.migrate(conn) == []
+    ledger.require_schema(conn)
+
+
+def test_register_server_is_idempotent(conn):
+    ledger.migrate(conn)
+    assert ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50)
+    assert not ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50)
+    assert ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 40, check_mode=True)
+    assert ledger.server_usage(conn) == {"postgres-shared-1": (0, 50)}
+
+
+def test_concurrent_placement_never_overfills_a_server(ledger_db, conn):
+    ledger.migrate(conn)
+    ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50)
+    ledger.register_server(conn, "postgres-shared-2", "127.0.0.1", 15434, 50)
+    names = [f"tenant-{i:03d}" for i in range(60)]
+    errors = []
+
+    def provision(batch):
+        with _connect(ledger_db) as own:
+            for name in batch:
+                try:
+                    ledger.reserve(own, _spec(name))
+                except Exception as error:  # noqa: BLE001 - collected and asserted below
+                    errors.append(error)
+
+    threads = [threading.Thread(target=provision, args=(names[i::6],)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert ledger.server_usage(conn) == {"postgres-shared-1": (50, 50), "postgres-shared-2": (10, 50)}
+
+
+def test_full_servers_give_a_clear_error(conn):
+    ledger.migrate(conn)
+    ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 1)
+    ledger.reserve(conn, _spec("first"))
+    with pytest.raises(CapacityError, match=r"postgres-shared-1 1/1.*odoo_saas_shared_server_count"):
+        ledger.reserve(conn, _spec("second"))
+    assert ledger.get_tenant(conn, "second") is None
+
+
+def test_reserve_is_idempotent_and_keeps_the_server(conn):
+    ledger.migrate(conn)
+    ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50)
+    record, changed = ledger.reserve(conn, _spec("acme"))
+    assert changed and record.server == "postgres-shared-1" and record.state == "provisioning"
+    assert ledger.reserve(conn, _spec("acme")) == (record, False)
+    ledger.register_server(conn, "postgres-shared-0", "127.0.0.1", 15434, 50)  # sorts first
+    assert ledger.reserve(conn, _spec("acme"))[0].server == "postgres-shared-1"
+
+
+def test_a_domain_belongs_to_one_tenant(conn):
+    ledger.migrate(conn)
+    ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50)
+    ledger.reserve(conn, _spec("acme", domains=["shop.example.com"]))
+    with pytest.raises(ConflictError, match=r"shop.example.com \(tenant acme\)"):
+        ledger.reserve(conn, _spec("other", domains=["shop.example.com"]))
+    ledger.set_state(conn, "acme", "deleted")
+    ledger.reserve(conn, _spec("other", domains=["shop.example.com"]))
+
+
+def test_dedicated_tenants_take_no_shared_capacity(conn):
+    ledger.migrate(conn)
+    ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 1)
+    record, _ = ledger.reserve(conn, _spec("big-co", plan="large"))
+    assert record.server is None and record.db_strategy == "dedicated"
+    assert ledger.server_usage(conn)["postgres-shared-1"] == (0, 1)
+
+
+def test_the_event_log_is_append_only(conn):
+    ledger.migrate(conn)
+    ledger.add_event(conn, "acme", "reserved")
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        conn.execute("UPDATE events SET action = 'x'")
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        conn.execute("DELETE FROM events")
