@@ -1,5 +1,5 @@
 # Odoo SaaS Kit — the commands the README promises.
-#   make demo   set everything up, start the local platform, run the main job, print a summary
+#   make demo   set everything up, start the local platform, provision a demo tenant, print it
 #   make test   set everything up, start the local platform, run every test
 #   make down   stop everything the local platform started
 SHELL := /bin/bash
@@ -34,7 +34,8 @@ status:
 platform: up
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
 
-demo: platform
+demo: up
+	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/demo.yml
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/status.yml
 
 unit: setup

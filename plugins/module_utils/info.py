@@ -85,9 +85,9 @@ def describe(run, record):
         conn = run.connections.server_connection(record.server)
         if not pg.database_exists(conn, spec.database):
             drift.append(f"database {spec.database} is missing on {record.server}")
-        if pg.plan_tenant_database(conn, pg.TenantDatabase(role=spec.role, database=spec.database,
-                                                            password=tenant_secrets.db_password,
-                                                            connection_limit=spec.plan.db_connection_limit)):
+        want = pg.TenantDatabase(role=spec.role, database=spec.database, password=tenant_secrets.db_password,
+                                 connection_limit=spec.plan.db_connection_limit)
+        if pg.plan_tenant_database(conn, want):
             drift.append(f"role or database {spec.database} on {record.server} differs from the plan")
     result["health"] = {"odoo_ready": _odoo_ready(run, spec, record),
                         "database_reachable": _database_reachable(run, spec, record, tenant_secrets)}

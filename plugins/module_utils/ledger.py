@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from .errors import CapacityError, ConflictError, DependencyError
 
 try:
-    from psycopg import errors as pg_errors
     from psycopg.rows import dict_row
 except ImportError:  # reported when a connection is opened
-    pg_errors = dict_row = None
+    dict_row = None
 
 STATES = ("provisioning", "active", "suspended", "deleting", "deleted")
 

@@ -11,7 +11,7 @@ description:
   - Applies the ledger's pending schema migrations, in order, each once.
   - Registers every server of O(shared_servers) with capacity O(shared_server_capacity).
   - The ledger database itself must exist (C(playbooks/platform.yml) creates it).
-author: Odoo SaaS Kit team
+author: Odoo SaaS Kit team (@odoo-saas-kit)
 options: {}
 extends_documentation_fragment:
   - odoo_saas.kit.platform
@@ -31,7 +31,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 migrations:
-  description: Schema migrations applied (or pending, in check mode), as C(<version>: <description>).
+  description: "Schema migrations applied (or pending, in check mode), each as C(<version>: <description>)."
   returned: always
   type: list
   elements: str

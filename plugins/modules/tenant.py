@@ -16,7 +16,7 @@ description:
     each object's before and after, with secrets redacted.
   - Removal (O(state=absent)) needs O(confirm), takes a verified C(pg_dump) backup first
     (unless O(backup=false)) and drops nothing when the backup fails.
-author: Odoo SaaS Kit team
+author: Odoo SaaS Kit team (@odoo-saas-kit)
 options:
   name:
     description: The tenant's name, a DNS label of 3 to 40 characters (C(acme), C(acme-shop)).

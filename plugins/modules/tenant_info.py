@@ -13,7 +13,7 @@ description:
     the tenant's own credentials, and its drift - objects missing or changed by hand, and the
     ledger, the cluster and the databases disagreeing.
   - Without O(name), also lists tenant namespaces that the ledger does not know.
-author: Odoo SaaS Kit team
+author: Odoo SaaS Kit team (@odoo-saas-kit)
 options:
   name:
     description: One tenant; all tenants when omitted.

@@ -116,7 +116,7 @@ def test_a_domain_belongs_to_one_tenant(conn):
 def test_dedicated_tenants_take_no_shared_capacity(conn):
     ledger.migrate(conn)
     ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 1)
-    record, _ = ledger.reserve(conn, _spec("big-co", plan="large"))
+    record = ledger.reserve(conn, _spec("big-co", plan="large"))[0]
     assert record.server is None and record.db_strategy == "dedicated"
     assert ledger.server_usage(conn)["postgres-shared-1"] == (0, 1)
 

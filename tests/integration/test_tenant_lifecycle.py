@@ -144,7 +144,7 @@ def test_suspend_keeps_data_and_resume_brings_it_back(api, core, params):
 
 def test_decommission_backs_up_then_removes_everything(core, params, ledger_db, tmp_path):
     name = tenants.unique()
-    result, _ = tenants.tenant(params(name, plan="small"))
+    result = tenants.tenant(params(name, plan="small"))[0]
     database = result["tenant"]["database"]["name"]
     server = tenants.SHARED_1 if result["tenant"]["database"]["server"] == "postgres-shared-1" else tenants.SHARED_2
     password = tenants.secrets_of(core, f"tenant-{name}")

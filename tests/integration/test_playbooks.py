@@ -1,0 +1,86 @@
+"""The playbooks that AWX/Semaphore templates run, through ansible-playbook against
+inventories/local: validation first, check and diff, idempotence, no secret in the output."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from . import tenants
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def playbook(name, *extra, check=True):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/local",
+                             f"playbooks/{name}", *extra], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=600, check=False)
+    if check:
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result
+
+
+def recap_changed(output):
+    return int(re.search(r"changed=(\d+)", output.split("PLAY RECAP")[-1]).group(1))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def platform():
+    playbook("platform.yml")
+
+
+def test_provision_check_diff_apply_rerun_and_decommission(core):
+    name = tenants.unique("pb")
+    checked = playbook("tenant_provision.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small", "--check", "--diff")
+    assert recap_changed(checked.stdout) == 1
+    assert core.list_namespace(field_selector=f"metadata.name=tenant-{name}").items == []
+
+    applied = playbook("tenant_provision.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small",
+                       "-e", "tenant_domains=a.pb.test, b.pb.test", "--diff")
+    assert recap_changed(applied.stdout) == 1
+    secrets = [base64.b64decode(core.read_namespaced_secret("odoo-db", f"tenant-{name}").data["password"]).decode()]
+    secrets += tenants.secrets_of(core, f"tenant-{name}")
+    for output in (checked.stdout, applied.stdout):
+        assert not [s for s in secrets if s in output], "a password appears in the Ansible output"
+
+    again = playbook("tenant_provision.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small",
+                     "-e", "tenant_domains=a.pb.test, b.pb.test")
+    assert recap_changed(again.stdout) == 0
+
+    info = playbook("tenant_info.yml", "-e", f"tenant_name={name}")
+    assert "odoo_ready: true" in info.stdout and "database_reachable: true" in info.stdout and "drift: []" in info.stdout
+
+    refused = playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", "tenant_confirm=other", check=False)
+    assert refused.returncode != 0 and "tenant_confirm equal to tenant_name" in refused.stdout
+    removed = playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}")
+    assert "state: deleted" in removed.stdout and recap_changed(removed.stdout) == 1
+
+
+def test_a_bad_name_fails_naming_the_field():
+    result = playbook("tenant_provision.yml", "-e", "tenant_name=Bad_Name", "-e", "tenant_plan=small", check=False)
+    assert result.returncode != 0
+    assert "name: 'Bad_Name' is not allowed" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_drift_made_by_hand_is_reported_and_repaired(api, core):
+    from kubernetes import client
+    name = tenants.unique("drift")
+    playbook("tenant_provision.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small")
+    client.NetworkingV1Api(api).delete_namespaced_network_policy("default-deny", f"tenant-{name}")
+    client.AppsV1Api(api).patch_namespaced_deployment("odoo-web", f"tenant-{name}", {"spec": {"replicas": 3}})
+    info = playbook("tenant_info.yml", "-e", f"tenant_name={name}")
+    assert f"missing: NetworkPolicy tenant-{name}/default-deny" in info.stdout
+    assert f"changed: Deployment tenant-{name}/odoo-web" in info.stdout
+    repaired = playbook("tenant_provision.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small")
+    assert recap_changed(repaired.stdout) == 1
+    assert "drift: []" in playbook("tenant_info.yml", "-e", f"tenant_name={name}").stdout
+    playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}", "-e", "tenant_backup=false")
