@@ -42,6 +42,7 @@ unit: setup
 	@$(RUN) python -m pytest tests/unit
 
 integration: up
+	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
 	@$(RUN) python -m pytest tests/integration
 
 lint: setup
@@ -51,6 +52,7 @@ sanity: setup
 	@$(RUN) bash hack/sanity.sh
 
 test: up
+	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
 	@$(RUN) python -m pytest tests/unit tests/integration
 	@$(RUN) ansible-lint
 	@$(RUN) bash hack/sanity.sh

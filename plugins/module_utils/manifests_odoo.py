@@ -24,10 +24,13 @@ INIT_DEADLINE_SECONDS = 1800
 # Runs in the Odoo image (python3 and psycopg2 are Odoo's own dependencies). Reads the
 # connection from odoo.conf, so no credential is repeated in the Job.
 INIT_SCRIPT = '''\
-# Initialise the tenant's database once: exec the Odoo command given as arguments only when
+# Initialise the tenant's database once: run the Odoo command given as arguments only when
 # the database has no installed `base` module yet, so running the Job again is harmless.
+# Then pin the URLs Odoo writes into mails (web.base.url) and uses to render PDF reports
+# (report.url: its own Service, reachable from inside the namespace).
 import configparser
 import os
+import subprocess
 import sys
 import time
 
@@ -60,10 +63,21 @@ try:
 finally:
     connection.close()
 if initialised:
-    print("database %s is already initialised: nothing to do" % db, flush=True)
-    sys.exit(0)
-print("initialising database %s" % db, flush=True)
-os.execvp(sys.argv[1], sys.argv[1:])
+    print("database %s is already initialised" % db, flush=True)
+else:
+    print("initialising database %s" % db, flush=True)
+    code = subprocess.call(sys.argv[1:])
+    if code:
+        sys.exit(code)
+connection = psycopg2.connect(**params)
+with connection, connection.cursor() as cr:
+    for key, value in (("web.base.url", os.environ["ODOO_WEB_BASE_URL"]), ("web.base.url.freeze", "True"),
+                       ("report.url", os.environ["ODOO_REPORT_URL"])):
+        cr.execute("INSERT INTO ir_config_parameter (key, value, create_date, write_date) "
+                   "VALUES (%s, %s, now() at time zone 'UTC', now() at time zone 'UTC') "
+                   "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
+connection.close()
+print("web.base.url and report.url set", flush=True)
 '''
 
 
@@ -158,6 +172,10 @@ def init_job(spec, database):
     if spec.odoo_version != "19.0":
         odoo.append("--without-demo=all")
     container = _container(spec, DB_INIT, ["python3", "-c", INIT_SCRIPT], odoo)
+    container["env"] = container["env"] + [
+        {"name": "ODOO_WEB_BASE_URL", "value": f"https://{spec.primary_host}"},
+        {"name": "ODOO_REPORT_URL", "value": f"http://{ODOO_SERVICE}:{HTTP_PORT}"},
+    ]
     labels = component_labels(spec, ODOO, DB_INIT)
     return {
         "apiVersion": "batch/v1",

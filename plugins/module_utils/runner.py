@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
-from . import ledger, lifecycle, pg
+from types import SimpleNamespace
+
+from . import ledger, lifecycle, manifests, pg
 from .connections import ledger_connection, open_connections, shared_servers
 from .errors import SaasError
 from .info import tenants_info
+from .kube import Kube
 from .redact import redact_text
 from .naming import check_tenant_name
 from .spec import build_spec, load_platform
@@ -121,6 +124,9 @@ def run_ledger(params, check_mode):
         for name, server in servers.items():
             changed |= ledger.register_server(conn, name, server.admin.host, server.admin.port, capacity, check_mode)
         result["servers"] = {name: {"tenants": used, "capacity": cap} for name, (used, cap) in ledger.server_usage(conn).items()}
+        if params.get("kubeconfig") or params.get("host"):
+            policies, result["server_policies"] = _apply_server_policies(params, servers, check_mode)
+            changed |= policies
         result["changed"] = changed
         failure = None
     except SaasError as error:
@@ -129,3 +135,24 @@ def run_ledger(params, check_mode):
         if conn is not None:
             conn.close()
     return result, failure
+
+
+def _apply_server_policies(params, servers, check_mode):
+    """Each shared server's namespace admits PostgreSQL traffic from tenant namespaces (and the
+    platform namespace) only. Returns (changed, {server: action})."""
+    platform_namespace = SimpleNamespace(platform_namespace=params.get("platform_namespace") or "saas-system")
+    kube = Kube.connect(
+        kubeconfig=params.get("kubeconfig"), context=params.get("context"), host=params.get("host"),
+        api_key=params.get("api_key"), validate_certs=params.get("validate_certs", True),
+        ca_cert=params.get("ca_cert"), client_cert=params.get("client_cert"), client_key=params.get("client_key"),
+    )
+    try:
+        actions = {}
+        for name in servers:
+            if kube.get("v1", "Namespace", name) is None:
+                raise SaasError(f"namespace {name} of shared server {name} does not exist: "
+                                "playbooks/platform.yml creates it before registering the server")
+            actions[name] = kube.apply(manifests.shared_server_policy(name, platform_namespace), check_mode).action
+        return any(action != "unchanged" for action in actions.values()), actions
+    finally:
+        kube.close()

@@ -10,6 +10,9 @@ version_added: 0.1.0
 description:
   - Applies the ledger's pending schema migrations, in order, each once.
   - Registers every server of O(shared_servers) with capacity O(shared_server_capacity).
+  - When a cluster is configured (O(kubeconfig) or O(host)), applies each shared server's
+    NetworkPolicy in its namespace C(postgres-shared-N): PostgreSQL is reachable from tenant
+    namespaces and the platform namespace only.
   - The ledger database itself must exist (C(playbooks/platform.yml) creates it).
 author: Odoo SaaS Kit team (@odoo-saas-kit)
 options: {}
@@ -40,6 +43,11 @@ servers:
   returned: always
   type: dict
   sample: {postgres-shared-1: {tenants: 12, capacity: 50}}
+server_policies:
+  description: What happened to each shared server's NetworkPolicy (created, updated, unchanged).
+  returned: when a cluster is configured
+  type: dict
+  sample: {postgres-shared-1: unchanged}
 """
 
 from ansible.module_utils.basic import AnsibleModule

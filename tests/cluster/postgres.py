@@ -152,7 +152,11 @@ def running(server: Server) -> bool:
 
 def start() -> None:
     for server in SERVERS:
-        if not (server.data / "PG_VERSION").exists():
+        # Data without this clone's password file is a leftover of an earlier clone at the same
+        # path (the /var/tmp fallback outlives clones): start that cluster afresh.
+        if not (server.data / "PG_VERSION").exists() or not server.password_file.exists():
+            if running(server):
+                _as_postgres([str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-m", "immediate", "-w", "stop"])
             step("up", f"initialising PostgreSQL cluster {server.name} (port {server.port})")
             _init(server)
         if running(server):

@@ -11,7 +11,10 @@ import base64
 import configparser
 import dataclasses
 import hashlib
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -256,21 +259,59 @@ def test_demo_data_flags_follow_the_odoo_version():
     assert find(objects, "Deployment", "odoo-web")["spec"]["template"]["spec"]["containers"][0]["image"] == "odoo:19.0"
 
 
-def test_init_job_initialises_only_an_uninitialised_database():
+FAKE_PSYCOPG2 = """
+import json, os
+class OperationalError(Exception):
+    pass
+class _Cursor:
+    def __enter__(self): return self
+    def __exit__(self, *a): return False
+    def execute(self, query, params=None):
+        with open(os.environ["SQL_LOG"], "a") as log:
+            log.write(json.dumps([query, params]) + "\\n")
+        self._last = query
+    def fetchone(self):
+        installed = os.environ["BASE_INSTALLED"] == "1"
+        return (installed,) if "to_regclass" in self._last else ("installed",)
+class _Connection:
+    def cursor(self): return _Cursor()
+    def close(self): pass
+    def __enter__(self): return self
+    def __exit__(self, *a): return False
+def connect(**params):
+    return _Connection()
+"""
+
+
+@pytest.mark.parametrize("installed", [False, True])
+def test_init_job_initialises_only_an_uninitialised_database_and_pins_the_urls(tmp_path, installed):
     spec, objects = build("acme", "small")
     job = find(objects, "Job", "odoo-db-init")
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"][:2] == ["python3", "-c"]
-    script = container["command"][2]
-    assert "ir_module_module" in script and "os.execvp(sys.argv[1], sys.argv[1:])" in script
-    compile(script, "init", "exec")
     args = container["args"]
     assert args[:6] == ["odoo", "-c", "/etc/odoo/odoo.conf", "-d", spec.database, "-i"]
     assert {"base", "--stop-after-init", "--no-http"} <= set(args)
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert job["spec"]["backoffLimit"] >= 1 and job["spec"]["activeDeadlineSeconds"] > 0
-    assert "ttlSecondsAfterFinished" not in job["spec"]
     assert "annotations" not in job["spec"]["template"]["metadata"]  # a Job template is immutable
+
+    # Run the wrapper for real, with psycopg2 and the odoo command faked at their boundary.
+    (tmp_path / "psycopg2.py").write_text(FAKE_PSYCOPG2)
+    conf = tmp_path / "odoo.conf"
+    conf.write_text("[options]\ndb_name = odoo_acme\ndb_host = db\ndb_port = 5432\ndb_user = u\ndb_password = p\n")
+    script = container["command"][2].replace("/etc/odoo/odoo.conf", str(conf))
+    marker = tmp_path / "odoo-ran"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    env.update(PYTHONPATH=str(tmp_path), SQL_LOG=str(tmp_path / "sql.log"), BASE_INSTALLED="1" if installed else "0",
+               PATH=os.environ["PATH"])
+    fake_odoo = [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('ran')"]
+    subprocess.run([sys.executable, "-c", script, *fake_odoo], env=env, check=True, capture_output=True)
+    assert marker.exists() is not installed
+    statements = [json.loads(line) for line in (tmp_path / "sql.log").read_text().splitlines()]
+    pinned = {params[0]: params[1] for query, params in statements if "ir_config_parameter" in query}
+    assert pinned == {"web.base.url": f"https://{spec.primary_host}", "web.base.url.freeze": "True",
+                      "report.url": "http://odoo:8069"}
 
 
 @pytest.mark.parametrize("workers, websocket", [(0, 8069), (3, 8072)])
