@@ -11,7 +11,7 @@ description:
   - Applies the ledger's pending schema migrations, in order, each once.
   - Registers every server of O(shared_servers) with capacity O(shared_server_capacity).
   - When a cluster is configured (O(kubeconfig) or O(host)), applies each shared server's
-    NetworkPolicy in its namespace C(postgres-shared-N): PostgreSQL is reachable from tenant
+    NetworkPolicy in its namespace C(postgres-shared-N), so that PostgreSQL is reachable from tenant
     namespaces and the platform namespace only.
   - The ledger database itself must exist (C(playbooks/platform.yml) creates it).
 author: Odoo SaaS Kit team (@odoo-saas-kit)

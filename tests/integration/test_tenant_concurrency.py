@@ -14,7 +14,7 @@ from . import tenants
 def test_more_parallel_provisions_than_the_servers_hold(core, tmp_path):
     ledger_db = tenants.create_ledger(capacity=3)
     try:
-        names = [tenants.unique("par") for _ in range(8)]
+        names = [tenants.unique("par") for _count in range(8)]
         with ThreadPoolExecutor(max_workers=8) as pool:
             children = list(pool.map(
                 lambda name: tenants.tenant_in_subprocess(tenants.params(ledger_db, tmp_path, name=name, plan="small")), names))
@@ -39,7 +39,7 @@ def test_two_runs_on_the_same_tenant_at_once_converge(tmp_path):
     try:
         module_params = tenants.params(ledger_db, tmp_path, name=name, plan="small")
         with ThreadPoolExecutor(max_workers=2) as pool:
-            children = list(pool.map(lambda _i: tenants.tenant_in_subprocess(module_params), range(2)))
+            children = list(pool.map(lambda _run: tenants.tenant_in_subprocess(module_params), range(2)))
         outcomes = [json.loads(child.stdout) for child in children]
         assert any(out["failure"] is None for out in outcomes), outcomes
         result, failure = tenants.tenant(module_params)
