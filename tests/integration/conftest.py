@@ -90,6 +90,25 @@ def wait_for(check: Callable[[], object], timeout: float, what: str, interval: f
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
 
 
+def gone(read, *args) -> bool:
+    """True once read(*args) answers 404."""
+    try:
+        read(*args)
+    except ApiException as error:
+        return error.status == 404
+    return False
+
+
+@pytest.fixture(scope="module")
+def ledger_db(tmp_path_factory):
+    """A scratch, migrated ledger database for one test module; its tenants are removed after."""
+    from . import tenants
+    name = tenants.create_ledger()
+    yield name
+    tenants.remove_all(name, tmp_path_factory.mktemp("cleanup"))
+    tenants.drop_ledger(name)
+
+
 def restricted_pod_spec(name: str = "app") -> dict:
     """A container spec that passes Pod Security `restricted`."""
     return {

@@ -9,7 +9,7 @@ from kubernetes.client.rest import ApiException
 
 from tests.cluster import settings
 
-from .conftest import restricted_pod_spec, wait_for
+from .conftest import gone, restricted_pod_spec, wait_for
 
 
 def test_server_reports_the_pinned_version(api):
@@ -152,13 +152,8 @@ def test_persistent_volume_claim_binds_for_a_pod(core, namespace):
     wait_for(lambda: not core.list_namespaced_pod(namespace).items, 60, "the pod to go")
     core.delete_namespaced_persistent_volume_claim("data", namespace)
 
-    def volume_gone():
-        try:
-            core.read_persistent_volume(volume)
-        except ApiException as error:
-            return error.status == 404
-        return False
-    wait_for(volume_gone, 60, "the released volume to be deleted (reclaim policy Delete)")
+    wait_for(lambda: gone(core.read_persistent_volume, volume), 60,
+             "the released volume to be deleted (reclaim policy Delete)")
 
 
 def test_deleted_namespace_finishes_terminating(core, namespace):
@@ -168,10 +163,4 @@ def test_deleted_namespace_finishes_terminating(core, namespace):
     wait_for(lambda: core.read_namespaced_pod("p", namespace).status.phase == "Running", 60, "the pod to run")
     core.delete_namespace(namespace)
 
-    def gone():
-        try:
-            core.read_namespace(namespace)
-        except ApiException as error:
-            return error.status == 404
-        return False
-    wait_for(gone, 90, "the namespace controller to finish deleting the namespace")
+    wait_for(lambda: gone(core.read_namespace, namespace), 90, "the namespace controller to finish deleting the namespace")

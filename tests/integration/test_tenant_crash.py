@@ -16,14 +16,6 @@ PROVISION_POINTS = ["after-reserve", "after-foundation", "after-database", "afte
 DECOMMISSION_POINTS = ["after-deleting-state", "after-backup", "after-pods-stopped", "after-drop", "after-namespace-deleted"]
 
 
-@pytest.fixture(scope="module")
-def ledger_db(tmp_path_factory):
-    name = tenants.create_ledger()
-    yield name
-    tenants.remove_all(name, tmp_path_factory.mktemp("cleanup"))
-    tenants.drop_ledger(name)
-
-
 def _killed_at(point, module_params):
     child = tenants.tenant_in_subprocess(module_params, env=dict(os.environ, **{VARIABLE: point}))
     assert child.returncode == -9, f"the run was not killed at {point}: {child.returncode} {child.stderr[-2000:]}"

@@ -9,21 +9,12 @@ import subprocess
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils import backup, ledger
 from tests.cluster import traefik
 
 from . import tenants
-from .conftest import wait_for
-
-
-@pytest.fixture(scope="module")
-def ledger_db(tmp_path_factory):
-    name = tenants.create_ledger()
-    yield name
-    tenants.remove_all(name, tmp_path_factory.mktemp("cleanup"))
-    tenants.drop_ledger(name)
+from .conftest import gone, wait_for
 
 
 @pytest.fixture
@@ -58,11 +49,7 @@ def _role(server, role):
 
 
 def _namespace_gone(core, namespace):
-    try:
-        core.read_namespace(namespace)
-    except ApiException as error:
-        return error.status == 404
-    return False
+    return gone(core.read_namespace, namespace)
 
 
 def test_provision_is_isolated_idempotent_and_routed(api, core, params):
