@@ -11,7 +11,7 @@ VENV = $(eval VENV := $$(shell bash hack/setup.sh))$(VENV)
 RUN = PATH="$(VENV)/bin:$$PATH" ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg
 INVENTORY ?= inventories/local
 
-.PHONY: help setup build up down status demo platform test unit integration lint sanity
+.PHONY: help setup build up down status demo platform test unit integration lint sanity bench
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -50,6 +50,10 @@ lint: setup
 
 sanity: setup
 	@$(RUN) bash hack/sanity.sh
+
+bench: up
+	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
+	@$(RUN) python -m bench $(BENCH_ARGS)
 
 test: up
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml

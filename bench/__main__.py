@@ -1,0 +1,354 @@
+"""python -m bench: issue 5's benchmarks against the running local platform (`make up`).
+
+  1. provisioning of N tenants, side by side: odoo_saas.kit.tenant in a playbook loop versus the
+     usual playbook (one kubernetes.core.k8s task per object, community.postgresql for the SQL);
+  2. a re-run over the same N tenants, both sides: time, API requests, writes, SQL;
+  3. the scale curve: cost of each new tenant (our core, in process) as the platform grows,
+     and tenant_info for all tenants at each size.
+
+Prints tables; asserts nothing about time. Every tenant it creates is removed at the end, also
+on failure or Ctrl-C, and it works in a scratch ledger database of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+
+from tests.cluster.progress import step
+from tests.integration import tenants
+
+from . import cleanup, measure, sides
+from .sides import BenchError
+
+DEFAULT_SIZES = "1,5"
+DEFAULT_SCALE = "1,10,50"
+
+
+def say(message):
+    step("bench", message)
+
+
+def sizes(text):
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        values = []
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of tenant counts, such as 1,10,50")
+    return values
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=sizes, default=sizes(DEFAULT_SIZES),
+                        help=f"N for benchmarks 1 and 2, both sides (default {DEFAULT_SIZES}); the kubernetes.core "
+                             "side costs about a minute per tenant on the 2-core machine")
+    parser.add_argument("--scale", type=sizes, default=sizes(DEFAULT_SCALE),
+                        help=f"platform sizes at which benchmark 3 reports (default {DEFAULT_SCALE}); it grows to the largest")
+    parser.add_argument("--only", default="1,2,3", help="benchmarks to run; 1 and 2 run together (default 1,2,3)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    return parser.parse_args(argv)
+
+
+class Bench:
+    """One run: its scratch ledger, the proxy that counts each side's requests, the figures."""
+
+    def __init__(self, api, run_id, ledger_db, backup_dir, workdir):
+        self.api, self.run_id, self.ledger_db, self.backup_dir, self.workdir = api, run_id, ledger_db, backup_dir, workdir
+        self.proxy = measure.CountingProxy(api)
+        self.kubeconfig = self.proxy.kubeconfig(workdir)
+        self.provisioning, self.rerun, self.scale, self.skipped = [], [], [], []
+        self.fixed = {}
+
+    def fits(self, tenant_count, what):
+        free = self.api.free_pods()
+        needed = 2 * tenant_count + 2  # web and cron per tenant, and an init Job's pod
+        if free < needed:
+            self.skipped.append(f"{what}: needs {needed} free pod slots, the nodes have {free} "
+                                "(3 kwok nodes x 110 pods, less what runs)")
+            say(f"skipping {self.skipped[-1]}")
+            return False
+        return True
+
+    def measured(self, run_side, namespaces=None, databases=None):
+        """run_side() with its requests counted (proxy and API server); with namespaces and
+        databases, also the objects and catalog rows it rewrote."""
+        window = measure.Window(self.api)
+        objects = self.api.objects(namespaces) if namespaces else None
+        rows = measure.catalog_rows(databases) if databases else None
+        window.start()
+        before = self.proxy.snapshot()
+        run = run_side()
+        run.client = self.proxy.snapshot() - before
+        run.api = window.stop()
+        if namespaces:
+            run.writes = measure.changed_objects(objects, self.api.objects(namespaces))
+        if databases:
+            run.catalog_rows = measure.changed_objects(rows, measure.catalog_rows(databases))
+        return run
+
+    def startup(self):
+        """What ansible-playbook costs each side before its first tenant: the playbook on an empty loop."""
+        say("0. ansible-playbook start: each playbook on an empty loop")
+        for run in (sides.ours([], self.ledger_db, self.backup_dir, self.workdir, self.kubeconfig),
+                    sides.theirs([], self.workdir, self.kubeconfig)):
+            self.fixed[run.side] = run.seconds
+            say(f"   {run.side}: {run.seconds:.1f}s")
+
+    def side_by_side(self, size):
+        """Benchmarks 1 and 2 at one size: ours (provision, re-run), then the baseline's."""
+        if not self.fits(size, f"benchmarks 1-2 at N={size}"):
+            return
+        args = (self.ledger_db, self.backup_dir)
+        for side in ("ours", "kubernetes.core"):
+            names = sides.names(self.run_id, f"{side[0]}{size}", size)
+            namespaces = {f"tenant-{name}" for name in names}
+            databases = [f"odoo_{name.replace('-', '_')}" for name in names]
+            if side == "ours":
+                def run_side(names=names):
+                    return sides.ours(names, *args, self.workdir, self.kubeconfig)
+            else:
+                files = sides.write_baseline_vars(names, *args, self.workdir)
+
+                def run_side(files=files):
+                    return sides.theirs(files, self.workdir, self.kubeconfig)
+            say(f"1. N={size}: provisioning with {side} (ansible-playbook)")
+            run = self.measured(run_side)
+            self.provisioning.append((size, run))
+            say(f"   {run.seconds:.1f}s, {run.per_tenant:.2f}s per tenant")
+            say(f"2. N={size}: re-run with {side}")
+            run = self.measured(run_side, namespaces, databases)
+            self.rerun.append((size, run))
+            say(f"   {run.seconds:.1f}s, {run.writes} objects written, {run.sql} SQL statements run")
+            if side == "ours":
+                # Straight to the API server: the proxy's millisecond per request would show here.
+                run = self.measured(lambda names=names: sides.core(names, *args), namespaces, databases)
+                run.client = Counter(run.module_requests)
+                self.rerun.append((size, run))
+                say(f"   in process: {run.seconds:.2f}s")
+            say(f"   removing {side}'s {size} tenant(s)")
+            failures = cleanup.remove_ours(names, *args) if side == "ours" else cleanup.remove_baseline(names)
+            if failures:
+                raise BenchError(f"removing {side}'s tenants failed: {failures[:3]}")
+
+    def scale_curve(self, checkpoints):
+        """Benchmark 3: tenants provisioned one by one (our core, in process) up to the largest
+        checkpoint; at each checkpoint, tenant_info over all of them."""
+        if not self.fits(checkpoints[-1], f"benchmark 3 up to {checkpoints[-1]} tenants"):
+            free = self.api.free_pods()
+            checkpoints = [c for c in checkpoints if 2 * c + 2 <= free]
+            if not checkpoints:
+                return
+            say(f"3. growing to {checkpoints[-1]} tenants instead")
+        names = sides.names(self.run_id, "s", checkpoints[-1])
+        costs, own = [], []
+
+        def checkpoint(index, seconds, result):
+            costs.append(seconds)
+            own.append(sides.before_first_wait(result) or 0.0)
+            count = index + 1
+            if count % 10 == 0 and count not in checkpoints:
+                say(f"3. {count} tenants, the last took {seconds:.2f}s")
+            if count in checkpoints:
+                # Timed straight to the API server, then run again through the proxy to count its requests.
+                info_seconds, described = sides.tenant_info_all(self.ledger_db, self.backup_dir)
+                before = self.proxy.snapshot()
+                sides.tenant_info_all(self.ledger_db, self.backup_dir, self.kubeconfig)
+                requests = self.proxy.snapshot() - before
+                previous = ([0] + [c for c in checkpoints if c < count])[-1]
+                new = costs[previous:count]
+                self.scale.append({"tenants": count, "new_tenants": len(new), "per_new_tenant": sum(new) / len(new),
+                                   "slowest": max(new), "before_wait": sum(own[previous:count]) / len(new),
+                                   "info_seconds": info_seconds, "described": described, "info_requests": requests})
+                say(f"3. {count} tenants: {sum(new) / len(new):.2f}s per new tenant; tenant_info for all "
+                    f"{info_seconds:.2f}s")
+
+        try:
+            say(f"3. provisioning {len(names)} tenants one by one (our core, in process)")
+            sides.core(names, self.ledger_db, self.backup_dir, on_tenant=checkpoint)
+        finally:
+            say(f"   removing the scale curve's {len(costs)} tenant(s)")
+            failures = cleanup.remove_ours(names[:len(costs) + 1], self.ledger_db, self.backup_dir)
+            if failures:
+                say(f"   could not remove: {failures[:3]} (the final sweep tries again)")
+
+
+# --- tables ---------------------------------------------------------------------------------------------
+
+NUMBER = re.compile(r"^(-|restart|None|[0-9.]+x?)$")
+
+
+def table(title, headers, rows, notes=()):
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    lines = ["", title, "", "  ".join(h.ljust(w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.rjust(w) if NUMBER.match(c) else c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    lines += [f"  {note}" for note in notes]
+    return "\n".join(lines)
+
+
+VERBS = ("get", "list", "create", "apply", "patch", "update", "delete", "discovery")
+REQUEST_COLUMNS = [*VERBS, "total", "mutating", "all clients", "(mutating)"]
+
+
+def requests(run):
+    """Per tenant: the side's own requests by verb (proxy), then the API server's count for the
+    tenants' resources over the same time, every client included."""
+    n = run.tenants
+    own = [run.client.get(verb, 0) / n for verb in VERBS]
+    mutating = sum(run.client.get(verb, 0) for verb in measure.MUTATING) / n
+    cells = [f"{v:.1f}" for v in own] + [f"{sum(own):.1f}", f"{mutating:.1f}"]
+    if run.api is None:
+        return cells + ["restart", "restart"]  # the API server restarted during the run
+    api_mutating = sum(run.api.get(verb, 0) for verb in measure.MUTATING) / n
+    return cells + [f"{sum(run.api.values()) / n:.1f}", f"{api_mutating:.1f}"]
+
+
+def ratio(runs, size, run):
+    """theirs/ours wall time at the same N (both through ansible-playbook)."""
+    ours = next((r for s, r in runs if s == size and r.side == "ours"), None)
+    if ours is None or run.side != "kubernetes.core":
+        return ""
+    return f"{run.seconds / ours.seconds:.1f}x"
+
+
+def marginal(bench, run):
+    """Seconds per tenant once ansible-playbook has started (its start measured with an empty loop)."""
+    fixed = bench.fixed.get(run.side)
+    return f"{(run.seconds - fixed) / run.tenants:.2f}" if fixed is not None else "-"
+
+
+def module_agrees(runs):
+    """Whether the proxy's count for our runs equals what the module reports (api_requests)."""
+    ours = [run for _size, run in runs if run.module_requests]
+    agree = all(+run.client == +run.module_requests for run in ours)
+    return "equal to the module's own api_requests" if agree else "NOT equal to the module's api_requests (check)"
+
+
+def provisioning_table(bench, floor):
+    rows = [[size, run.side, f"{run.seconds:.1f}", f"{run.per_tenant:.2f}", marginal(bench, run),
+             ratio(bench.provisioning, size, run), *requests(run), floor] for size, run in bench.provisioning]
+    return table(
+        "Benchmark 1 - provisioning N tenants (wall time of the whole ansible-playbook run; API requests per tenant)",
+        ["N", "side", "wall s", "s/tenant", "after start", "theirs/ours", *REQUEST_COLUMNS, "floor"], rows,
+        ["after start: (wall - the same playbook on an empty loop) / N; " + ", ".join(
+            f"{side} starts in {seconds:.1f}s" for side, seconds in bench.fixed.items()) + ".",
+         "get ... mutating: the side's own requests, counted at a loopback proxy in front of the API server "
+         f"(~1 ms a request; ours: {module_agrees(bench.provisioning)}).",
+         "all clients (mutating): apiserver_request_total over the same time for the tenants' resources (no LIST/WATCH),",
+         "controllers (default ServiceAccount, PVC binding, discovery) and other users of the cluster included.",
+         "floor: one request per object written."])
+
+
+def rerun_table(bench):
+    rows = [[size, run.side, f"{run.seconds:.2f}", f"{run.per_tenant:.3f}", marginal(bench, run),
+             ratio(bench.rerun, size, run), *requests(run), run.writes, run.catalog_rows, run.sql,
+             sum(run.changed_tasks.values()) if run.side != "ours, in process" else run.objects_written]
+            for size, run in bench.rerun]
+    return table(
+        "Benchmark 2 - re-run over N existing tenants (nothing to change)",
+        ["N", "side", "wall s", "s/tenant", "after start", "theirs/ours", *REQUEST_COLUMNS, "objects written",
+         "catalog rows rewritten", "SQL run", "changed"], rows,
+        ["Requests as in benchmark 1 (ours: " + module_agrees(bench.rerun) + "); ours in process runs straight to the",
+         "API server (no proxy), its requests as the module counts them.",
+         "objects written: generation (else resourceVersion) changes of the tenants' objects; ResourceQuota, PVC left out.",
+         "catalog rows rewritten: pg_authid/pg_database rows of the tenants' roles and databases with a new xmin.",
+         "SQL run: ours, the module's SQL actions; theirs, the statements the community.postgresql modules report running",
+         "(postgresql_privs runs its GRANT/REVOKE and rolls back when the ACL did not change).",
+         "changed: task results reporting changed (ours in process: objects the module wrote)."])
+
+
+def scale_table(bench):
+    rows = [[p["tenants"], p["new_tenants"], f"{p['per_new_tenant']:.2f}", f"{p['slowest']:.2f}", f"{p['before_wait']:.2f}",
+             f"{p['info_seconds']:.2f}", f"{1000 * p['info_seconds'] / p['described']:.0f}",
+             f"{sum(p['info_requests'].values()) / p['described']:.1f}"] for p in bench.scale]
+    notes = ["s per new tenant: run_tenant's wall time, waits for the init Job and the rollout included;",
+             "before first wait: the part before it first waits for the cluster (placement, secrets, 14 objects, SQL).",
+             "tenant_info: run_tenant_info over every tenant (each object compared, a login to each database)."]
+    by_size = {p["tenants"]: p["per_new_tenant"] for p in bench.scale}
+    if 10 in by_size and max(by_size) > 10:
+        notes.append(f"cost per new tenant at {max(by_size)} tenants vs at 10: {by_size[max(by_size)] / by_size[10]:.2f}x")
+    return table("Benchmark 3 - scale curve (our core, in process, one tenant at a time)",
+                 ["tenants", "new", "s per new tenant", "slowest s", "before first wait s", "tenant_info all s",
+                  "ms per tenant", "requests per tenant"], rows, notes)
+
+
+def figures(bench, machine, versions):
+    def run_dict(size, run):
+        return {"n": size, "side": run.side, "seconds": run.seconds, "client": run.client, "api": run.api,
+                "module_requests": run.module_requests, "writes": run.writes, "catalog_rows": run.catalog_rows,
+                "sql": run.sql, "changed_tasks": run.changed_tasks, "objects_written": run.objects_written}
+    return {"machine": machine, "versions": versions, "skipped": bench.skipped, "startup": bench.fixed,
+            "provisioning": [run_dict(*r) for r in bench.provisioning], "rerun": [run_dict(*r) for r in bench.rerun],
+            "scale": bench.scale}
+
+
+def main(argv=None):
+    args = parse(argv)
+    only = {part.strip() for part in args.only.split(",")}
+    api = measure.ApiServer()
+    try:
+        machine, versions = measure.machine(), measure.versions(api)
+    except Exception as error:  # noqa: BLE001 - the platform is not up: say how to start it
+        print(f"bench: the local platform does not answer ({error}): run `make up` first", file=sys.stderr)
+        return 2
+    say("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
+    say("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    run_id = uuid.uuid4().hex[:4]
+    ledger_db = tenants.create_ledger(capacity=sides.CAPACITY)
+    backup_dir, workdir = tempfile.mkdtemp(prefix="bench-backups-"), tempfile.mkdtemp(prefix="bench-")
+    bench = Bench(api, run_id, ledger_db, backup_dir, workdir)
+    floor = len(sides.baseline_tenant(f"bk{run_id}-floor", ledger_db, backup_dir)["objects"])
+    say(f"run {run_id}: scratch ledger {ledger_db}; tenants named bk{run_id}-*")
+    started = time.monotonic()
+    status = 0
+    try:
+        if only & {"1", "2"}:
+            bench.startup()
+            for size in args.sizes:
+                bench.side_by_side(size)
+        if "3" in only:
+            bench.scale_curve(args.scale)
+    except KeyboardInterrupt:
+        say("interrupted: removing what this run created")
+        status = 130
+    except BenchError as error:
+        say(f"failed: {error}")
+        status = 1
+    finally:
+        say("final sweep: removing anything left with this run's prefix, dropping the scratch ledger")
+        failures = cleanup.sweep(run_id, ledger_db, backup_dir)
+        tenants.drop_ledger(ledger_db)
+        bench.proxy.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(backup_dir, ignore_errors=True)
+        if failures:
+            say(f"could not remove: {failures}")
+            status = status or 1
+    say(f"done in {time.monotonic() - started:.0f}s")
+    print(table("Machine and versions", ["what", "value"], [*machine.items(), *versions.items()]))
+    if bench.provisioning:
+        print(provisioning_table(bench, floor))
+    if bench.rerun:
+        print(rerun_table(bench))
+    if bench.scale:
+        print(scale_table(bench))
+    for skipped in bench.skipped:
+        print(f"\nnot run: {skipped}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(figures(bench, machine, versions), handle, indent=1)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
