@@ -13,6 +13,7 @@ on failure or Ctrl-C, and it works in a scratch ledger database of its own.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import shutil
@@ -114,13 +115,10 @@ class Bench:
             namespaces = {f"tenant-{name}" for name in names}
             databases = [f"odoo_{name.replace('-', '_')}" for name in names]
             if side == "ours":
-                def run_side(names=names):
-                    return sides.ours(names, *args, self.workdir, self.kubeconfig)
+                run_side = functools.partial(sides.ours, names, *args, self.workdir, self.kubeconfig)
             else:
                 files = sides.write_baseline_vars(names, *args, self.workdir)
-
-                def run_side(files=files):
-                    return sides.theirs(files, self.workdir, self.kubeconfig)
+                run_side = functools.partial(sides.theirs, files, self.workdir, self.kubeconfig)
             say(f"1. N={size}: provisioning with {side} (ansible-playbook)")
             run = self.measured(run_side)
             self.provisioning.append((size, run))
@@ -131,7 +129,7 @@ class Bench:
             say(f"   {run.seconds:.1f}s, {run.writes} objects written, {run.sql} SQL statements run")
             if side == "ours":
                 # Straight to the API server: the proxy's millisecond per request would show here.
-                run = self.measured(lambda names=names: sides.core(names, *args), namespaces, databases)
+                run = self.measured(functools.partial(sides.core, names, *args), namespaces, databases)
                 run.client = Counter(run.module_requests)
                 self.rerun.append((size, run))
                 say(f"   in process: {run.seconds:.2f}s")
