@@ -133,10 +133,10 @@ class Bench:
                 run.client = Counter(run.module_requests)
                 self.rerun.append((size, run))
                 say(f"   in process: {run.seconds:.2f}s")
-            say(f"   removing {side}'s {size} tenant(s)")
+            say(f"   removing the {size} tenant(s) of {side}")
             failures = cleanup.remove_ours(names, *args) if side == "ours" else cleanup.remove_baseline(names)
             if failures:
-                raise BenchError(f"removing {side}'s tenants failed: {failures[:3]}")
+                raise BenchError(f"removing the tenants of {side} failed: {failures[:3]}")
 
     def scale_curve(self, checkpoints):
         """Benchmark 3: tenants provisioned one by one (our core, in process) up to the largest
@@ -270,7 +270,7 @@ def scale_table(bench):
              f"{p['info_seconds']:.2f}", f"{1000 * p['info_seconds'] / p['described']:.0f}",
              f"{sum(p['info_requests'].values()) / p['described']:.1f}"] for p in bench.scale]
     notes = ["s per new tenant: run_tenant's wall time, waits for the init Job and the rollout included;",
-             "before first wait: the part before it first waits for the cluster (placement, secrets, 14 objects, SQL).",
+             "before first wait: the part before it first waits for the cluster (placement, secrets, 14 objects, SQL, init Job).",
              "tenant_info: run_tenant_info over every tenant (each object compared, a login to each database)."]
     by_size = {p["tenants"]: p["per_new_tenant"] for p in bench.scale}
     if 10 in by_size and max(by_size) > 10:

@@ -57,9 +57,9 @@ def platform_defaults(ledger_db, backup_dir, **overrides):
     return {k: v for k, v in params(ledger_db, backup_dir, **overrides).items() if k not in TENANT_OPTIONS}
 
 
-def names(run_id, side, count, start=0):
+def names(run_id, side, count):
     """Tenant names of one side of one run: bk<run>-<side>-<index>."""
-    return [f"bk{run_id}-{side}-{index}" for index in range(start, start + count)]
+    return [f"bk{run_id}-{side}-{index}" for index in range(count)]
 
 
 @dataclass
@@ -77,7 +77,6 @@ class SideRun:
     api: Counter = field(default_factory=Counter)  # the API server's counters: every client (measure.Window)
     writes: int | None = None  # objects whose generation/resourceVersion changed (no-op runs)
     catalog_rows: int | None = None  # pg_authid/pg_database rows rewritten (no-op runs)
-    note: str = ""
 
     @property
     def per_tenant(self):
