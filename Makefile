@@ -2,6 +2,7 @@
 #   make demo   set everything up, start the local platform, provision a demo tenant, print it
 #   make test   set everything up, start the local platform, run every test
 #   make down   stop everything the local platform started
+#   make proof  the reliability suites (crash, faults, concurrency, bad input, isolation) with figures
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -11,7 +12,7 @@ VENV = $(eval VENV := $$(shell bash hack/setup.sh))$(VENV)
 RUN = PATH="$(VENV)/bin:$$PATH" ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg
 INVENTORY ?= inventories/local
 
-.PHONY: help setup build up down status demo platform test unit integration lint sanity bench
+.PHONY: help setup build up down status demo platform test unit integration lint sanity bench proof
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -54,6 +55,10 @@ sanity: setup
 bench: up
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
 	@$(RUN) python -m bench $(BENCH_ARGS)
+
+proof: up
+	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
+	@$(RUN) python -m pytest tests/proof $(PROOF_ARGS)
 
 test: up
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
