@@ -194,6 +194,7 @@ def remove(run, name, confirm, take_backup=True):
     _stop_pods(run, record)
     reached("after-pods-stopped")
     if record.db_strategy == "shared" and record.server:
+        run.say(f"dropping database {record.database} and its role on {record.server}")
         conn = run.connections.server_connection(record.server)
         statements = pg.drop_tenant_database(conn, naming.role_for(record.name), record.database, execute=not run.check_mode)
         run.record_sql(record.server, statements, executed=not run.check_mode)
