@@ -4,7 +4,8 @@
      usual playbook (one kubernetes.core.k8s task per object, community.postgresql for the SQL);
   2. a re-run over the same N tenants, both sides: time, API requests, writes, SQL;
   3. the scale curve: cost of each new tenant (our core, in process) as the platform grows,
-     and tenant_info for all tenants at each size.
+     and tenant_info for all tenants at each size;
+  4. decommissioning, backup included, split between dump, pods, drop and namespace termination.
 
 Prints tables; asserts nothing about time. Every tenant it creates is removed at the end, also
 on failure or Ctrl-C, and it works in a scratch ledger database of its own.
@@ -26,11 +27,13 @@ from collections import Counter
 from tests.cluster.progress import step
 from tests.integration import tenants
 
-from . import cleanup, measure, sides
+from . import cleanup, decommission, measure, sides
 from .sides import BenchError
 
 DEFAULT_SIZES = "1,5"
 DEFAULT_SCALE = "1,10,50"
+DEFAULT_DECOMMISSION = 3
+DEFAULT_DUMP_MB = 50
 
 
 def say(message):
@@ -55,7 +58,11 @@ def parse(argv):
                              "side costs about a minute per tenant on the 2-core machine")
     parser.add_argument("--scale", type=sizes, default=sizes(DEFAULT_SCALE),
                         help=f"platform sizes at which benchmark 3 reports (default {DEFAULT_SCALE}); it grows to the largest")
-    parser.add_argument("--only", default="1,2,3", help="benchmarks to run; 1 and 2 run together (default 1,2,3)")
+    parser.add_argument("--decommission", type=int, default=DEFAULT_DECOMMISSION, metavar="N",
+                        help=f"benchmark 4: tenants removed with a backup, and as many without (default {DEFAULT_DECOMMISSION})")
+    parser.add_argument("--dump-mb", type=int, default=DEFAULT_DUMP_MB, metavar="MIB",
+                        help=f"benchmark 4: data written into each database before its backup (default {DEFAULT_DUMP_MB})")
+    parser.add_argument("--only", default="1,2,3,4", help="benchmarks to run; 1 and 2 run together (default 1,2,3,4)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     return parser.parse_args(argv)
 
@@ -67,7 +74,7 @@ class Bench:
         self.api, self.run_id, self.ledger_db, self.backup_dir, self.workdir = api, run_id, ledger_db, backup_dir, workdir
         self.proxy = measure.CountingProxy(api)
         self.kubeconfig = self.proxy.kubeconfig(workdir)
-        self.provisioning, self.rerun, self.scale, self.skipped = [], [], [], []
+        self.provisioning, self.rerun, self.scale, self.skipped, self.decommission = [], [], [], [], []
         self.fixed = {}
 
     def fits(self, tenant_count, what):
@@ -280,6 +287,15 @@ def scale_table(bench):
                   "ms per tenant", "requests per tenant"], rows, notes)
 
 
+def decommission_table(bench):
+    return table("Benchmark 4 - decommissioning one tenant at a time (our core, in process; mean seconds per tenant)",
+                 ["run", "tenants", "database MiB", "backup MiB", "total s", *decommission.PHASE_NAMES],
+                 decommission.summary(bench.decommission),
+                 ["setup: connections, ledger state 'deleting'; dump: pg_dump to a temporary file, verified (pg_restore --list),",
+                  "checksummed, renamed and recorded; pods: scale to 0 and wait for the pods to stop; drop: end sessions,",
+                  "DROP DATABASE and ROLE; namespace: delete the namespace and wait until it is gone, ledger 'deleted'."])
+
+
 def figures(bench, machine, versions):
     def run_dict(size, run):
         return {"n": size, "side": run.side, "seconds": run.seconds, "client": run.client, "api": run.api,
@@ -287,7 +303,7 @@ def figures(bench, machine, versions):
                 "sql": run.sql, "changed_tasks": run.changed_tasks, "objects_written": run.objects_written}
     return {"machine": machine, "versions": versions, "skipped": bench.skipped, "startup": bench.fixed,
             "provisioning": [run_dict(*r) for r in bench.provisioning], "rerun": [run_dict(*r) for r in bench.rerun],
-            "scale": bench.scale}
+            "scale": bench.scale, "decommission": bench.decommission}
 
 
 def main(argv=None):
@@ -316,6 +332,8 @@ def main(argv=None):
                 bench.side_by_side(size)
         if "3" in only:
             bench.scale_curve(args.scale)
+        if "4" in only and bench.fits(args.decommission, f"benchmark 4 with {args.decommission} tenants"):
+            bench.decommission = decommission.run(run_id, ledger_db, backup_dir, args.decommission, args.dump_mb, say)
     except KeyboardInterrupt:
         say("interrupted: removing what this run created")
         status = 130
@@ -340,6 +358,8 @@ def main(argv=None):
         print(rerun_table(bench))
     if bench.scale:
         print(scale_table(bench))
+    if bench.decommission:
+        print(decommission_table(bench))
     for skipped in bench.skipped:
         print(f"\nnot run: {skipped}")
     if args.json:
