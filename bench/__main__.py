@@ -33,6 +33,7 @@ from .sides import BenchError
 DEFAULT_SIZES = "1,5"
 DEFAULT_SCALE = "1,10,50"
 DEFAULT_DECOMMISSION = 3
+DEFAULT_PARALLEL = 8
 DEFAULT_DUMP_MB = 50
 
 
@@ -58,6 +59,8 @@ def parse(argv):
                              "side costs about a minute per tenant on the 2-core machine")
     parser.add_argument("--scale", type=sizes, default=sizes(DEFAULT_SCALE),
                         help=f"platform sizes at which benchmark 3 reports (default {DEFAULT_SCALE}); it grows to the largest")
+    parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, metavar="P",
+                        help=f"benchmarks 1-2: tenants converging at once in odoo_saas.kit.tenants (default {DEFAULT_PARALLEL})")
     parser.add_argument("--decommission", type=int, default=DEFAULT_DECOMMISSION, metavar="N",
                         help=f"benchmark 4: tenants removed with a backup, and as many without (default {DEFAULT_DECOMMISSION})")
     parser.add_argument("--dump-mb", type=int, default=DEFAULT_DUMP_MB, metavar="MIB",
@@ -70,8 +73,9 @@ def parse(argv):
 class Bench:
     """One run: its scratch ledger, the proxy that counts each side's requests, the figures."""
 
-    def __init__(self, api, run_id, ledger_db, backup_dir, workdir):
+    def __init__(self, api, run_id, ledger_db, backup_dir, workdir, parallel):
         self.api, self.run_id, self.ledger_db, self.backup_dir, self.workdir = api, run_id, ledger_db, backup_dir, workdir
+        self.parallel = parallel
         self.proxy = measure.CountingProxy(api)
         self.kubeconfig = self.proxy.kubeconfig(workdir)
         self.provisioning, self.rerun, self.scale, self.skipped, self.decommission = [], [], [], [], []
@@ -117,12 +121,14 @@ class Bench:
         if not self.fits(size, f"benchmarks 1-2 at N={size}"):
             return
         args = (self.ledger_db, self.backup_dir)
-        for side in ("ours", "kubernetes.core"):
-            names = sides.names(self.run_id, f"{side[0]}{size}", size)
+        for side, prefix in (("ours", "o"), ("ours, one task", "f"), ("kubernetes.core", "k")):
+            names = sides.names(self.run_id, f"{prefix}{size}", size)
             namespaces = {f"tenant-{name}" for name in names}
             databases = [f"odoo_{name.replace('-', '_')}" for name in names]
             if side == "ours":
                 run_side = functools.partial(sides.ours, names, *args, self.workdir, self.kubeconfig)
+            elif side == "ours, one task":
+                run_side = functools.partial(sides.ours_fleet, names, *args, self.workdir, self.kubeconfig, self.parallel)
             else:
                 files = sides.write_baseline_vars(names, *args, self.workdir)
                 run_side = functools.partial(sides.theirs, files, self.workdir, self.kubeconfig)
@@ -141,7 +147,7 @@ class Bench:
                 self.rerun.append((size, run))
                 say(f"   in process: {run.seconds:.2f}s")
             say(f"   removing the {size} tenant(s) of {side}")
-            failures = cleanup.remove_ours(names, *args) if side == "ours" else cleanup.remove_baseline(names)
+            failures = cleanup.remove_baseline(names) if side == "kubernetes.core" else cleanup.remove_ours(names, *args)
             if failures:
                 raise BenchError(f"removing the tenants of {side} failed: {failures[:3]}")
 
@@ -219,11 +225,11 @@ def requests(run):
 
 
 def ratio(runs, size, run):
-    """theirs/ours wall time at the same N (both through ansible-playbook)."""
-    ours = next((r for s, r in runs if s == size and r.side == "ours"), None)
-    if ours is None or run.side != "kubernetes.core":
+    """kubernetes.core's wall time over this side's, at the same N (both through ansible-playbook)."""
+    theirs = next((r for s, r in runs if s == size and r.side == "kubernetes.core"), None)
+    if theirs is None or run.side == "kubernetes.core" or "in process" in run.side:
         return ""
-    return f"{run.seconds / ours.seconds:.1f}x"
+    return f"{theirs.seconds / run.seconds:.1f}x"
 
 
 def marginal(bench, run):
@@ -320,7 +326,7 @@ def main(argv=None):
     run_id = uuid.uuid4().hex[:4]
     ledger_db = tenants.create_ledger(capacity=sides.CAPACITY)
     backup_dir, workdir = tempfile.mkdtemp(prefix="bench-backups-"), tempfile.mkdtemp(prefix="bench-")
-    bench = Bench(api, run_id, ledger_db, backup_dir, workdir)
+    bench = Bench(api, run_id, ledger_db, backup_dir, workdir, args.parallel)
     floor = len(sides.baseline_tenant(f"bk{run_id}-floor", ledger_db, backup_dir)["objects"])
     say(f"run {run_id}: scratch ledger {ledger_db}; tenants named bk{run_id}-*")
     started = time.monotonic()

@@ -25,6 +25,7 @@ from tests.unit.plans_fixture import raw_plans
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 OURS_PLAYBOOK = BENCH / "ours.yml"
+FLEET_PLAYBOOK = BENCH / "ours_fleet.yml"
 BASELINE_PLAYBOOK = BENCH / "baseline" / "provision.yml"
 BASELINE_TASKS = BENCH / "baseline" / "tenant.yml"
 
@@ -127,6 +128,21 @@ def ours(tenant_names, ledger_db, backup_dir, workdir, kubeconfig):
             continue
         _add_module_result(run, item)
         run.changed_tasks[action] += bool(item.get("changed"))
+    return run
+
+
+def ours_fleet(tenant_names, ledger_db, backup_dir, workdir, kubeconfig, parallel):
+    """odoo_saas.kit.tenants: all the tenants in one task, `parallel` at a time."""
+    seconds, results = run_playbook(FLEET_PLAYBOOK, {
+        "bench_platform": platform_defaults(ledger_db, backup_dir, kubeconfig=kubeconfig),
+        "bench_entries": [{"name": name, "plan": PLAN} for name in tenant_names], "bench_parallel": parallel}, workdir)
+    run = SideRun(f"ours, one task ({parallel} at once)", len(tenant_names), seconds)
+    for _name, action, item in results:
+        if action != "odoo_saas.kit.tenants":
+            continue
+        for tenant in item.get("tenants") or []:
+            _add_module_result(run, tenant)
+            run.changed_tasks[action] += bool(tenant.get("changed"))
     return run
 
 

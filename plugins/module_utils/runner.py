@@ -16,7 +16,8 @@ from .naming import check_tenant_name
 from .spec import build_spec, load_platform
 
 
-def _secrets_in(params):
+def secrets_in(params):
+    """The platform's own secrets among the parameters (to redact from error messages)."""
     found = []
     ledger = params.get("ledger") or {}
     if ledger.get("password"):
@@ -37,6 +38,15 @@ def tenant_result(record, platform):
     return result
 
 
+def check_tenant_params(params, platform):
+    """Everything about one tenant's options that can be checked without the ledger; raises
+    SpecError naming the option. Runs before anything is opened."""
+    if (params.get("state") or "present") == "absent":
+        check_tenant_name(params.get("name"))
+    else:
+        build_spec(params, platform, existing_plan=params.get("plan") or next(iter(platform.plans)))
+
+
 def run_tenant(params, check_mode, progress=None):
     """Returns (result, failure message or None). Bad input fails before anything is opened."""
     steps = []
@@ -53,11 +63,7 @@ def run_tenant(params, check_mode, progress=None):
         platform = load_platform(params)
         name = params["name"]
         state = params.get("state") or "present"
-        # Everything that can be checked without the ledger is checked before connecting.
-        if state == "absent":
-            check_tenant_name(name)
-        else:
-            build_spec(params, platform, existing_plan=params.get("plan") or next(iter(platform.plans)))
+        check_tenant_params(params, platform)
         connections = open_connections(params)
         run = lifecycle.Run(connections, platform, check_mode=check_mode, wait=params.get("wait", True),
                             wait_timeout=params.get("wait_timeout") or 600, progress=say)
@@ -85,7 +91,7 @@ def run_tenant(params, check_mode, progress=None):
         result.update(changed=run.changed, actions=run.actions, diff=run.diffs,
                       api_requests=dict(sorted(connections.kube.requests.items())))
     if failure:
-        failure = redact_text(failure, _secrets_in(params))
+        failure = redact_text(failure, secrets_in(params))
     return result, failure
 
 
@@ -101,7 +107,7 @@ def run_tenant_info(params):
         result["tenants"], result["orphan_namespaces"] = tenants_info(run, params.get("name"))
         failure = None
     except SaasError as error:
-        failure = redact_text(str(error), _secrets_in(params))
+        failure = redact_text(str(error), secrets_in(params))
     finally:
         if connections is not None:
             connections.close()
@@ -130,7 +136,7 @@ def run_ledger(params, check_mode):
         result["changed"] = changed
         failure = None
     except SaasError as error:
-        failure = redact_text(str(error), _secrets_in(params))
+        failure = redact_text(str(error), secrets_in(params))
     finally:
         if conn is not None:
             conn.close()

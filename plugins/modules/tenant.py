@@ -146,23 +146,12 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant
 from ansible_collections.odoo_saas.kit.plugins.module_utils.platform_args import platform_args
+from ansible_collections.odoo_saas.kit.plugins.module_utils.tenant_args import TENANT_ARGS, WAIT_ARGS
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=platform_args(
-            name=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "suspended", "absent"], default="present"),
-            plan=dict(type="str"),
-            db_strategy=dict(type="str", choices=["auto", "shared", "dedicated"], default="auto"),
-            domains=dict(type="list", elements="str", default=[]),
-            odoo_version=dict(type="str", choices=["16.0", "17.0", "18.0", "19.0"], default="18.0"),
-            image=dict(type="str"),
-            confirm=dict(type="str"),
-            backup=dict(type="bool", default=True),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=600),
-        ),
+        argument_spec=platform_args(**TENANT_ARGS, **WAIT_ARGS),
         supports_check_mode=True,
     )
     result, failure = run_tenant(module.params, module.check_mode)

@@ -4,6 +4,7 @@ inventories/local: validation first, check and diff, idempotence, no secret in t
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -84,3 +85,24 @@ def test_drift_made_by_hand_is_reported_and_repaired(api, core):
     assert recap_changed(repaired.stdout) == 1
     assert "drift: []" in playbook("tenant_info.yml", "-e", f"tenant_name={name}").stdout
     playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}", "-e", "tenant_backup=false")
+
+
+def test_reconcile_converges_the_listed_tenants_once(core, tmp_path):
+    names = [tenants.unique("rc") for _index in range(2)]
+    fleet = tmp_path / "tenants.json"
+
+    def reconcile(entries, **kwargs):
+        fleet.write_text(json.dumps({"odoo_saas_tenants": entries}))
+        return playbook("tenants_reconcile.yml", "-e", f"@{fleet}", **kwargs)
+
+    bad = reconcile([{"name": names[0], "plan": "small"}, {"name": names[1], "plan": "gold"}], check=False)
+    assert bad.returncode != 0 and "tenants[1].plan" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
+    assert core.list_namespace(field_selector=f"metadata.name=tenant-{names[0]}").items == []
+
+    entries = [{"name": name, "plan": "small"} for name in names]
+    assert recap_changed(reconcile(entries).stdout) == 1
+    assert recap_changed(reconcile(entries).stdout) == 0
+    removed = reconcile([{"name": name, "state": "absent", "confirm": name, "backup": False} for name in names])
+    assert recap_changed(removed.stdout) == 1
+    for name in names:
+        assert core.list_namespace(field_selector=f"metadata.name=tenant-{name}").items == []

@@ -1,0 +1,83 @@
+"""odoo_saas.kit.tenants' core (fleet.run_fleet) against the real API server and PostgreSQL:
+every entry checked before anything is touched, tenants converged side by side, a failing
+tenant not stopping the others, a re-run that changes nothing."""
+
+from __future__ import annotations
+
+from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.fleet import run_fleet
+
+from . import tenants
+
+
+def _fleet(ledger_db, backup_dir, entries, parallel=3, check_mode=False):
+    params = {key: value for key, value in tenants.params(ledger_db, backup_dir, name="unused").items()
+              if key not in ("name", "state", "db_strategy", "domains", "odoo_version", "backup")}
+    return run_fleet(dict(params, tenants=entries, parallel=parallel), check_mode)
+
+
+def _namespace_exists(core, name):
+    return bool(core.list_namespace(field_selector=f"metadata.name=tenant-{name}").items)
+
+
+def test_a_bad_entry_fails_the_whole_task_before_anything_is_touched(core, ledger_db, tmp_path):
+    good, other = tenants.unique("flt"), tenants.unique("flt")
+    result, failure = _fleet(ledger_db, tmp_path, [
+        {"name": good, "plan": "small"},
+        {"name": other, "plan": "platinum"},
+        {"name": "X_bad"},
+        {"name": good, "plan": "small"},
+    ])
+    assert failure is not None
+    assert "tenants[1].plan" in failure and "platinum" in failure
+    assert "tenants[2].name" in failure
+    assert "tenants[3].name" in failure and "also tenants[0]" in failure
+    assert "nothing was changed" in failure
+    assert result["tenants"] == [] and result["changed"] is False
+    assert not _namespace_exists(core, good)
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        assert ledger.get_tenant(conn, good) is None
+
+
+def test_tenants_converge_side_by_side_and_a_rerun_changes_nothing(core, ledger_db, tmp_path):
+    names = [tenants.unique("flt") for _index in range(3)]
+    entries = [{"name": name, "plan": "small"} for name in names]
+
+    planned, failure = _fleet(ledger_db, tmp_path, entries, check_mode=True)
+    assert failure is None, failure
+    assert planned["changed"] is True and sorted(planned["summary"]["changed"]) == sorted(names)
+    assert not any(_namespace_exists(core, name) for name in names), "check mode created a namespace"
+
+    result, failure = _fleet(ledger_db, tmp_path, entries)
+    assert failure is None, failure
+    assert [entry["name"] for entry in result["tenants"]] == names
+    assert all(entry["tenant"]["state"] == "active" for entry in result["tenants"])
+    assert sorted(result["summary"]["changed"]) == sorted(names)
+    assert result["api_requests"]["apply"] == sum(entry["api_requests"]["apply"] for entry in result["tenants"])
+    assert all(_namespace_exists(core, name) for name in names)
+
+    again, failure = _fleet(ledger_db, tmp_path, entries)
+    assert failure is None, failure
+    assert again["changed"] is False, [entry["actions"] for entry in again["tenants"]]
+    assert sorted(again["summary"]["unchanged"]) == sorted(names)
+    assert set(again["api_requests"]) == {"get"}, again["api_requests"]
+
+
+def test_a_failing_tenant_does_not_stop_the_others(core, ledger_db, tmp_path):
+    fine, missing = tenants.unique("flt"), tenants.unique("flt")
+    result, failure = _fleet(ledger_db, tmp_path, [
+        {"name": fine, "plan": "small"},
+        {"name": missing, "plan": "small", "state": "suspended"},  # suspending a tenant that does not exist
+    ])
+    assert failure is not None and failure.startswith("1 of 2 tenant(s) failed")
+    assert missing in failure and "provision it" in failure
+    assert result["summary"] == {"changed": [fine], "unchanged": [], "failed": [missing]}
+    assert _namespace_exists(core, fine) and not _namespace_exists(core, missing)
+
+    removal, failure = _fleet(ledger_db, tmp_path, [
+        {"name": fine, "state": "absent", "confirm": fine, "backup": False},
+        {"name": missing, "state": "absent", "confirm": missing},
+    ])
+    assert failure is None, failure
+    assert removal["summary"] == {"changed": [fine], "unchanged": [missing], "failed": []}
+    assert not _namespace_exists(core, fine)
