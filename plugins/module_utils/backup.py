@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from .errors import SaasError
 from .pg import ServerConnection, check_identifier, PgError
 
-LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 PARTIAL_MARK = ".partial-"
 STDERR_TAIL = 2000

@@ -5,10 +5,11 @@ and the shared PostgreSQL servers' admin connections."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from . import ledger, pg
-from .errors import SpecError
+from .errors import SpecError, shown
 from .kube import Kube
 
 
@@ -50,14 +51,49 @@ class Connections:
         self.kube.close()
 
 
+# A host name, an IPv4 or IPv6 address, or (libpq) the directory of a Unix socket.
+HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+                  r"|[0-9A-Fa-f:.]{2,45}|/[^\x00-\x1f]{0,200})\Z")
+# Role and database names the platform is configured with (not generated): plain identifiers.
+PG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}\Z")
+SERVER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+
+
+def _host(value, field_name, key):
+    if not isinstance(value, str) or not HOST.match(value):
+        raise SpecError(field_name, f"{key} {shown(value)} is not a host name, an IP address or a socket directory")
+    return value
+
+
+def _port(value, field_name, key, default=None):
+    if value is None and default is not None:
+        return default
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise SpecError(field_name, f"{key} must be a port number from 1 to 65535, got {shown(value)}")
+    return value
+
+
+def _pg_name(value, field_name, key):
+    if not isinstance(value, str) or not PG_NAME.match(value):
+        raise SpecError(field_name, f"{key} {shown(value)} is not a PostgreSQL name "
+                                    "(letters, digits, '_', '$' or '-', starting with a letter or '_')")
+    return value
+
+
 def _server_connection(raw, field_name, name):
     required = ("host", "port", "user", "password")
     missing = [key for key in required if raw.get(key) in (None, "")]
     if missing:
-        raise SpecError(field_name, f"missing {', '.join(missing)}")
+        raise SpecError(field_name, f"missing {', '.join(missing)} (needs {', '.join(required)})")
+    if not isinstance(raw["password"], str):
+        raise SpecError(field_name, "password must be a string")
     return pg.ServerConnection(
-        name=name, host=raw["host"], port=int(raw["port"]), user=raw["user"], password=raw["password"],
-        dbname=raw.get("database") or "postgres", sslmode=raw.get("sslmode") or "prefer",
+        name=name, host=_host(raw["host"], field_name, "host"), port=_port(raw["port"], field_name, "port"),
+        user=_pg_name(raw["user"], field_name, "user"), password=raw["password"],
+        dbname=_pg_name(raw.get("database") or "postgres", field_name, "database"),
+        sslmode=raw.get("sslmode") or "prefer",
     )
 
 
@@ -70,17 +106,25 @@ def ledger_connection(params):
 
 def shared_servers(params):
     servers = {}
-    for index, raw in enumerate(params.get("shared_servers") or []):
+    listed = params.get("shared_servers") or []
+    if not isinstance(listed, list):
+        raise SpecError("shared_servers", "must be a list of servers, each with name, host, port, admin_user and admin_password")
+    for index, raw in enumerate(listed):
+        field_name = f"shared_servers[{index}]"
         if not isinstance(raw, dict) or not raw.get("name"):
-            raise SpecError(f"shared_servers[{index}]", "needs name, host, port, admin_user and admin_password")
+            raise SpecError(field_name, "needs name, host, port, admin_user and admin_password")
         name = raw["name"]
+        if not isinstance(name, str) or not SERVER_NAME.match(name):
+            raise SpecError(field_name, f"name {shown(name)} is not a namespace name such as 'postgres-shared-1'")
         admin = _server_connection(
             {"host": raw.get("host"), "port": raw.get("port"), "user": raw.get("admin_user"),
              "password": raw.get("admin_password"), "sslmode": raw.get("sslmode")},
-            f"shared_servers[{index}]", name,
+            field_name, name,
         )
-        servers[name] = SharedServer(admin, raw.get("cluster_host") or f"postgres.{name}.svc.cluster.local",
-                                     int(raw.get("cluster_port") or 5432))
+        cluster_host = raw.get("cluster_host")
+        servers[name] = SharedServer(
+            admin, _host(cluster_host, field_name, "cluster_host") if cluster_host is not None else f"postgres.{name}.svc.cluster.local",
+            _port(raw.get("cluster_port"), field_name, "cluster_port", 5432))
     return servers
 
 

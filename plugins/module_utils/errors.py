@@ -5,6 +5,18 @@
 from __future__ import annotations
 
 
+SHOWN_LENGTH = 80
+
+
+def shown(value):
+    """A value as an error message quotes it: repr (so newlines and control characters stay
+    visible and cannot forge log lines), cut short when it is long."""
+    text = repr(value)
+    if len(text) <= SHOWN_LENGTH:
+        return text
+    return f"{text[:SHOWN_LENGTH - 20]}... ({len(str(value))} characters)"
+
+
 class SaasError(Exception):
     """Base of every error the core raises on purpose; modules turn it into fail_json."""
 

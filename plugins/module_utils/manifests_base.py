@@ -61,7 +61,7 @@ _SUFFIXES = {
     "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
     "Pi": Fraction(2**50), "Ei": Fraction(2**60),
 }
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$")
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)\Z")
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def check_inputs(spec, database, secrets):
         raise SpecError("secrets", "must be a TenantSecrets")
     for name in ("server", "host", "name", "user", "namespace"):
         value = getattr(database, name)
-        if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.-]{1,253}$", value):
+        if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.-]{1,253}\Z", value):
             raise SpecError(f"database.{name}", f"{value!r} is not a plain host, namespace or identifier")
     if isinstance(database.port, bool) or not isinstance(database.port, int) or not 1 <= database.port <= 65535:
         raise SpecError("database.port", f"must be a TCP port number, got {database.port!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import SpecError
+from .errors import SpecError, shown
 
 MIN_LENGTH = 3
 # Leaves room for the namespace prefix and for object names built from it (63-character
@@ -20,8 +20,8 @@ MIN_LENGTH = 3
 MAX_LENGTH = 40
 NAMESPACE_PREFIX = "tenant-"
 DATABASE_PREFIX = "odoo_"
-NAME_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
-DNS_NAME_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+NAME_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*\Z")
+DNS_NAME_PATTERN = re.compile(r"^(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+\Z")
 
 # Names that would read as, or collide with, the platform's own namespaces, databases or
 # well-known hosts. Checked against the tenant name and its namespace.
@@ -36,18 +36,20 @@ RESERVED_PREFIXES = ("kube-", "saas-", "postgres-shared-", "system-", "pg-")
 
 def check_tenant_name(name, field="name"):
     """Return the name if it is acceptable, else raise SpecError naming `field`."""
-    if not isinstance(name, str) or not name:
+    if name is None or name == "":
         raise SpecError(field, "is required: a lower-case DNS label such as 'acme' or 'acme-shop'")
+    if not isinstance(name, str):
+        raise SpecError(field, f"must be a string, a lower-case DNS label such as 'acme' or 'acme-shop' (got {shown(name)})")
     if len(name) < MIN_LENGTH or len(name) > MAX_LENGTH:
-        raise SpecError(field, f"{name!r} must be {MIN_LENGTH} to {MAX_LENGTH} characters long (is {len(name)})")
+        raise SpecError(field, f"{shown(name)} must be {MIN_LENGTH} to {MAX_LENGTH} characters long (is {len(name)})")
     if not NAME_PATTERN.match(name):
         raise SpecError(
             field,
-            f"{name!r} is not allowed: use lower-case letters, digits and single hyphens, "
+            f"{shown(name)} is not allowed: use lower-case letters, digits and single hyphens, "
             "starting with a letter and ending with a letter or digit (no quotes, spaces, dots or underscores)",
         )
     if name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES):
-        raise SpecError(field, f"{name!r} is reserved for the platform; choose another tenant name")
+        raise SpecError(field, f"{shown(name)} is reserved for the platform; choose another tenant name")
     return name
 
 
@@ -66,5 +68,5 @@ def role_for(name):
 def check_host(host, field):
     """A fully qualified host name for an Ingress rule (lower-case, no wildcard, no port)."""
     if not isinstance(host, str) or not DNS_NAME_PATTERN.match(host):
-        raise SpecError(field, f"{host!r} is not a valid host name (lower-case DNS name such as 'shop.example.com')")
+        raise SpecError(field, f"{shown(host)} is not a valid host name (lower-case DNS name such as 'shop.example.com')")
     return host

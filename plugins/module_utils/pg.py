@@ -33,7 +33,7 @@ except ImportError:  # reported when used, by _require_psycopg
 
 MASK = "'********'"
 PUBLIC = "PUBLIC"  # the grantee name this module uses for PUBLIC (valid role names are lower case)
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
 RESERVED_ROLES = frozenset({"postgres", "public", "none", "current_role", "current_user", "session_user"})
 RESERVED_DATABASES = frozenset({"postgres", "template0", "template1"})
 MAX_CONNECTION_LIMIT = 2 ** 31 - 1

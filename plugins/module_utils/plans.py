@@ -7,12 +7,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import SpecError
+from .errors import SpecError, shown
 
 STRATEGIES = ("shared", "dedicated")
-QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-PLAN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
-SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}$")
+QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?\Z")
+PLAN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}\Z")
+SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}\Z")
+WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}\Z")
+# A misspelt key would otherwise be ignored silently and the plan get a default instead.
+PLAN_KEYS = ("db_strategy", "replicas", "workers", "cpu", "memory", "storage", "db_connection_limit", "quota",
+             "db_storage", "db_resources", "postgresql_settings")
+QUOTA_KEYS = ("cpu", "memory", "pods", "storage")
+DB_RESOURCE_KEYS = ("cpu", "memory")
 
 
 @dataclass(frozen=True)
@@ -44,19 +50,20 @@ def _quantity(raw, key, field, default=None):
     value = raw.get(key, default)
     if value is None:
         raise SpecError(f"{field}.{key}", "is required (a Kubernetes quantity such as '500m', '2' or '4Gi')")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise SpecError(f"{field}.{key}", f"{shown(value)} is not a Kubernetes quantity (such as '500m', '2' or '4Gi')")
     value = str(value)
     if not QUANTITY.match(value):
-        raise SpecError(f"{field}.{key}", f"{value!r} is not a Kubernetes quantity (such as '500m', '2' or '4Gi')")
+        raise SpecError(f"{field}.{key}", f"{shown(value)} is not a Kubernetes quantity (such as '500m', '2' or '4Gi')")
     return value
 
 
 def _integer(raw, key, field, minimum, maximum, default=None):
     value = raw.get(key, default)
+    if isinstance(value, str) and WHOLE_NUMBER.match(value):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value), 10)
-        except ValueError:
-            raise SpecError(f"{field}.{key}", f"must be a whole number from {minimum} to {maximum}, got {raw.get(key)!r}") from None
+        raise SpecError(f"{field}.{key}", f"must be a whole number from {minimum} to {maximum}, got {shown(value)}")
     if not minimum <= value <= maximum:
         raise SpecError(f"{field}.{key}", f"must be from {minimum} to {maximum}, got {value}")
     return value
@@ -69,23 +76,33 @@ def _settings(raw, field):
     pairs = []
     for name, value in sorted(settings.items()):
         if not SETTING_NAME.match(str(name)):
-            raise SpecError(f"{field}.postgresql_settings", f"{name!r} is not a PostgreSQL setting name")
+            raise SpecError(f"{field}.postgresql_settings", f"{shown(name)} is not a PostgreSQL setting name "
+                                                            "(lower-case letters, digits, '_' and '.')")
         text = str(value)
-        if not re.match(r"^[A-Za-z0-9._:-]{1,64}$", text):
-            raise SpecError(f"{field}.postgresql_settings.{name}", f"{text!r} is not a plain setting value")
+        if not re.match(r"^[A-Za-z0-9._:-]{1,64}\Z", text):
+            raise SpecError(f"{field}.postgresql_settings.{name}",
+                            f"{shown(text)} is not a plain setting value (up to 64 letters, digits, '.', '_', ':' or '-')")
         pairs.append((str(name), text))
     return tuple(pairs)
 
 
+def _known_keys(raw, allowed, field):
+    unknown = sorted(str(key) for key in raw if key not in allowed)
+    if unknown:
+        raise SpecError(field, f"unknown key {shown(unknown[0])}; allowed: {', '.join(allowed)}")
+
+
 def load_plan(name, raw, field):
     if not isinstance(raw, dict):
-        raise SpecError(field, "must be a mapping of plan settings")
+        raise SpecError(field, f"must be a mapping of plan settings ({', '.join(PLAN_KEYS)})")
+    _known_keys(raw, PLAN_KEYS, field)
     strategy = raw.get("db_strategy")
-    if strategy not in STRATEGIES:
-        raise SpecError(f"{field}.db_strategy", f"must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise SpecError(f"{field}.db_strategy", f"must be one of {', '.join(STRATEGIES)}, got {shown(strategy)}")
     quota_raw = raw.get("quota")
     if not isinstance(quota_raw, dict):
         raise SpecError(f"{field}.quota", "is required: a mapping with cpu, memory, pods and storage")
+    _known_keys(quota_raw, QUOTA_KEYS, f"{field}.quota")
     quota = Quota(
         cpu=_quantity(quota_raw, "cpu", f"{field}.quota"),
         memory=_quantity(quota_raw, "memory", f"{field}.quota"),
@@ -93,6 +110,9 @@ def load_plan(name, raw, field):
         storage=_quantity(quota_raw, "storage", f"{field}.quota"),
     )
     db_resources = raw.get("db_resources") or {}
+    if not isinstance(db_resources, dict):
+        raise SpecError(f"{field}.db_resources", "must be a mapping with cpu and memory (Kubernetes quantities)")
+    _known_keys(db_resources, DB_RESOURCE_KEYS, f"{field}.db_resources")
     return Plan(
         name=name,
         db_strategy=strategy,
@@ -117,6 +137,7 @@ def load_plans(raw, field="plans"):
     plans = {}
     for name, plan_raw in raw.items():
         if not isinstance(name, str) or not PLAN_NAME.match(name):
-            raise SpecError(field, f"plan name {name!r} must be lower-case letters, digits, '-' or '_'")
+            raise SpecError(field, f"plan name {shown(name)} must be lower-case letters, digits, '-' or '_', "
+                                   "starting with a letter, at most 31 characters")
         plans[name] = load_plan(name, plan_raw, f"{field}.{name}")
     return plans

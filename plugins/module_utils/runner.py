@@ -13,19 +13,20 @@ from .info import tenants_info
 from .kube import Kube
 from .redact import redact_text
 from .naming import check_tenant_name
-from .spec import build_spec, load_platform
+from .spec import build_spec, load_platform, load_wait_timeout
 
 
 def secrets_in(params):
-    """The platform's own secrets among the parameters (to redact from error messages)."""
+    """The platform's own secrets among the parameters, whatever shape bad input gave them."""
     found = []
-    ledger = params.get("ledger") or {}
-    if ledger.get("password"):
-        found.append(ledger["password"])
-    for server in params.get("shared_servers") or []:
-        if server.get("admin_password"):
+    ledger_params = params.get("ledger")
+    if isinstance(ledger_params, dict) and isinstance(ledger_params.get("password"), str):
+        found.append(ledger_params["password"])
+    servers = params.get("shared_servers")
+    for server in servers if isinstance(servers, list) else []:
+        if isinstance(server, dict) and isinstance(server.get("admin_password"), str):
             found.append(server["admin_password"])
-    if params.get("api_key"):
+    if isinstance(params.get("api_key"), str):
         found.append(params["api_key"])
     return found
 
@@ -61,12 +62,13 @@ def run_tenant(params, check_mode, progress=None):
     run = None
     try:
         platform = load_platform(params)
-        name = params["name"]
+        name = params.get("name")
         state = params.get("state") or "present"
         check_tenant_params(params, platform)
+        wait_timeout = load_wait_timeout(params)
         connections = open_connections(params)
         run = lifecycle.Run(connections, platform, check_mode=check_mode, wait=params.get("wait", True),
-                            wait_timeout=params.get("wait_timeout") or 600, progress=say)
+                            wait_timeout=wait_timeout, progress=say)
         if state == "absent":
             record = lifecycle.remove(run, name, params.get("confirm"), take_backup=params.get("backup", True))
         else:
@@ -81,7 +83,7 @@ def run_tenant(params, check_mode, progress=None):
         failure = str(error)
         if run is not None and connections is not None and connections.ledger is not None:
             try:
-                result["tenant"] = tenant_result(ledger.get_tenant(connections.ledger, params["name"]), None)
+                result["tenant"] = tenant_result(ledger.get_tenant(connections.ledger, name), None)
             except Exception:  # noqa: BLE001 - the failure above is what matters
                 pass
     finally:

@@ -9,13 +9,49 @@ import re
 from dataclasses import dataclass, field
 
 from . import naming
-from .errors import SpecError
+from .errors import SpecError, shown
 from .plans import STRATEGIES, Plan, load_plans
 
 STATES = ("present", "suspended", "absent")
 ODOO_VERSIONS = ("16.0", "17.0", "18.0", "19.0")
-IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._/:@-]{0,254})$")
+# An image reference as the distribution spec's grammar has it: [registry[:port]/]path[:tag][@digest],
+# each path component lower-case with single separators, so no '..' or '//'.
+_REGISTRY = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?/"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+_TAG = r":[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE = re.compile(rf"^(?:{_REGISTRY})?{_PATH}(?:{_TAG})?(?:{_DIGEST})?\Z")
+IMAGE_MAX_LENGTH = 255
 MAX_DOMAINS = 20
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+MAX_WAIT_TIMEOUT = 86400
+
+
+def _kubernetes_name(params, key, default, pattern=DNS_SUBDOMAIN, what="a Kubernetes object name"):
+    """An optional platform setting that names a Kubernetes object (namespace, class, issuer)."""
+    value = params.get(key) or default
+    if not isinstance(value, str) or not pattern.match(value):
+        raise SpecError(key, f"{shown(value)} is not {what}: lower-case letters, digits and '-', "
+                             "starting and ending with a letter or digit")
+    return value
+
+
+def _backup_dir(params):
+    value = params.get("backup_dir") or "/var/backups/odoo-saas"
+    if not isinstance(value, str) or not os.path.isabs(value) or any(ord(char) < 32 for char in value):
+        raise SpecError("backup_dir", f"must be an absolute directory path such as '/var/backups/odoo-saas', got {shown(value)}")
+    return os.path.normpath(value)
+
+
+def load_wait_timeout(params):
+    """Seconds to wait for each step (the tenant module's wait_timeout)."""
+    value = params.get("wait_timeout")
+    if value is None:
+        return 600
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WAIT_TIMEOUT:
+        raise SpecError("wait_timeout", f"must be a whole number of seconds from 1 to {MAX_WAIT_TIMEOUT}, got {shown(value)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -70,25 +106,22 @@ class TenantSpec:
 def load_platform(params):
     """Platform settings from module parameters (the `platform` action group's options)."""
     base_domain = params.get("base_domain")
-    if not base_domain or not naming.DNS_NAME_PATTERN.match(str(base_domain)):
-        raise SpecError("base_domain", f"{base_domain!r} is not a DNS name such as 'saas.example.com'")
-    platform_namespace = params.get("platform_namespace") or "saas-system"
-    if not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", platform_namespace):
-        raise SpecError("platform_namespace", f"{platform_namespace!r} is not a namespace name")
+    if not isinstance(base_domain, str) or not naming.DNS_NAME_PATTERN.match(base_domain):
+        raise SpecError("base_domain", f"{shown(base_domain)} is not a lower-case DNS name such as 'saas.example.com'")
     capacity = params.get("shared_server_capacity", 50)
     if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 1000:
-        raise SpecError("shared_server_capacity", f"must be a whole number from 1 to 1000, got {capacity!r}")
+        raise SpecError("shared_server_capacity", f"must be a whole number from 1 to 1000, got {shown(capacity)}")
     return Platform(
-        environment=params.get("environment") or "unset",
+        environment=_kubernetes_name(params, "environment", "unset", DNS_LABEL, "an environment name such as 'prod'"),
         base_domain=base_domain,
-        platform_namespace=platform_namespace,
+        platform_namespace=_kubernetes_name(params, "platform_namespace", "saas-system", DNS_LABEL, "a namespace name"),
         plans=load_plans(params.get("plans"), "plans"),
-        ingress_class=params.get("ingress_class") or "traefik",
-        ingress_namespace=params.get("ingress_namespace") or "traefik",
-        cert_issuer=params.get("cert_issuer") or "selfsigned",
-        storage_class=params.get("storage_class") or "microk8s-hostpath",
+        ingress_class=_kubernetes_name(params, "ingress_class", "traefik"),
+        ingress_namespace=_kubernetes_name(params, "ingress_namespace", "traefik", DNS_LABEL, "a namespace name"),
+        cert_issuer=_kubernetes_name(params, "cert_issuer", "selfsigned"),
+        storage_class=_kubernetes_name(params, "storage_class", "microk8s-hostpath"),
         shared_server_capacity=capacity,
-        backup_dir=os.path.normpath(params.get("backup_dir") or "/var/backups/odoo-saas"),
+        backup_dir=_backup_dir(params),
         deletion_protection=bool(params.get("deletion_protection")),
     )
 
@@ -113,25 +146,26 @@ def build_spec(params, platform, existing_plan=None):
     tenant, used when the request names none (suspend, resume, change of domains)."""
     name = naming.check_tenant_name(params.get("name"))
     state = params.get("state") or "present"
-    if state not in STATES:
-        raise SpecError("state", f"must be one of {', '.join(STATES)}, got {state!r}")
+    if not isinstance(state, str) or state not in STATES:
+        raise SpecError("state", f"must be one of {', '.join(STATES)}, got {shown(state)}")
     plan_name = params.get("plan") or existing_plan
     if not plan_name:
         raise SpecError("plan", f"is required for a new tenant; one of: {', '.join(sorted(platform.plans))}")
-    if plan_name not in platform.plans:
-        raise SpecError("plan", f"unknown plan {plan_name!r}; one of: {', '.join(sorted(platform.plans))}")
+    if not isinstance(plan_name, str) or plan_name not in platform.plans:
+        raise SpecError("plan", f"unknown plan {shown(plan_name)}; one of: {', '.join(sorted(platform.plans))}")
     plan = platform.plans[plan_name]
     strategy = params.get("db_strategy") or "auto"
-    if strategy not in ("auto",) + STRATEGIES:
-        raise SpecError("db_strategy", f"must be one of auto, {', '.join(STRATEGIES)}, got {strategy!r}")
+    if not isinstance(strategy, str) or strategy not in ("auto",) + STRATEGIES:
+        raise SpecError("db_strategy", f"must be one of auto, {', '.join(STRATEGIES)}, got {shown(strategy)}")
     if strategy == "auto":
         strategy = plan.db_strategy
     version = str(params.get("odoo_version") or "18.0")
     if version not in ODOO_VERSIONS:
-        raise SpecError("odoo_version", f"must be one of {', '.join(ODOO_VERSIONS)}, got {version!r}")
+        raise SpecError("odoo_version", f"must be one of {', '.join(ODOO_VERSIONS)}, got {shown(params.get('odoo_version'))}")
     image = params.get("image") or f"odoo:{version}"
-    if not IMAGE.match(image):
-        raise SpecError("image", f"{image!r} is not an image reference such as 'odoo:18.0' or 'localhost:32000/odoo:18.0-custom'")
+    if not isinstance(image, str) or len(image) > IMAGE_MAX_LENGTH or not IMAGE.match(image):
+        raise SpecError("image", f"{shown(image)} is not an image reference such as 'odoo:18.0' or "
+                                 "'localhost:32000/odoo:18.0-custom' (at most 255 characters)")
     return TenantSpec(
         name=name,
         state=state,
