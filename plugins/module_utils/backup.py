@@ -26,6 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from .crashpoints import reached
 from .errors import SaasError
 from .pg import ServerConnection, check_identifier, PgError
 
@@ -229,16 +230,29 @@ def _backup_locked(server: ServerConnection, database: str, directory: str, fina
     os.close(descriptor)
     try:
         _dump(server, database, partial)
+        reached("backup:dump-written")
         os.chmod(partial, 0o600)
         _fsync_file(partial)
         entries = _verify_new_dump(server, database, partial)
         result = BackupResult(path=final, sha256=_sha256(partial), size=os.path.getsize(partial), entries=entries)
+        reached("backup:verified")
         os.rename(partial, final)
     except BaseException:
         _remove_quietly(partial)
         raise
     _fsync_directory(directory)
+    reached("backup:renamed")
     return result
+
+
+def existing_backup(path: str) -> BackupResult:
+    """A backup file already under its final name (renamed only once verified): verified again
+    and hashed, for a run that was killed before it recorded it."""
+    try:
+        entries = verify_backup(path)
+        return BackupResult(path=path, sha256=_sha256(path), size=os.path.getsize(path), entries=entries)
+    except OSError as error:
+        raise BackupError(f"cannot read backup {path}: {error}. Check the backup directory and run again.") from None
 
 
 def _verify_new_dump(server: ServerConnection, database: str, partial: str) -> int:

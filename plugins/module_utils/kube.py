@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import quantity
+from .crashpoints import reached
 from .errors import DependencyError, SaasError
 
 from urllib.parse import urlencode
@@ -209,7 +210,8 @@ class Kube:
             )
         except (Urllib3Error, OSError) as error:
             raise DependencyError(self.description, f"cannot be reached ({error.__class__.__name__}: {error}). "
-                                  "Check that the cluster is up and the kubeconfig points at it.") from None
+                                  "Check that the cluster is up and the kubeconfig points at it, then run again: "
+                                  "a run that stopped half way is finished by the next one.") from None
         if response.status == 404:
             return None
         if response.status >= 400:
@@ -263,6 +265,7 @@ class Kube:
             if check_mode and obj["kind"] == "Namespace" and change.action == "created":
                 pending_namespaces.add(obj["metadata"]["name"])
             changes.append(change)
+            reached(f"after-apply:{obj['kind']}/{obj['metadata']['name']}")
         return changes
 
     def delete(self, api_version, kind, name, namespace=None, check_mode=False):
@@ -272,6 +275,7 @@ class Kube:
         if not check_mode:
             body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
             self.request("DELETE", _path(api_version, kind, namespace, name), body=body)
+            reached(f"after-delete:{kind}/{name}")
         return Change(kind, name, namespace, "deleted", clean(live), None)
 
     def wait(self, what, check, timeout, interval=0.5, progress=None):

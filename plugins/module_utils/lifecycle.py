@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from . import backup, credentials, ledger, manifests, naming, pg
 from .crashpoints import reached
@@ -141,13 +142,17 @@ def _wait_workloads(run, spec):
 
 def converge(run, spec, suspended=False):
     """Bring a tenant to present (active) or suspended, creating whatever is missing."""
+    # The API server answers (and the placed server accepts a connection) before anything is
+    # written: a run that finds a dependency down stops with nothing touched.
+    tenant_secrets = credentials.read_or_generate(run.kube, spec.namespace, spec.db_strategy == "dedicated")
     record, ledger_changed = ledger.reserve(run.ledger, spec, run.check_mode)
     if ledger_changed:
         run.record_ledger(f"tenant {spec.name} recorded (plan {spec.plan.name}, server {record.server or 'dedicated'})")
     run.say(f"tenant {spec.name}: placed on {record.server or 'a dedicated PostgreSQL'}")
+    if spec.db_strategy == "shared":
+        run.connections.server_connection(record.server)
     reached("after-reserve")
     target = database_target(run, spec, record)
-    tenant_secrets = credentials.read_or_generate(run.kube, spec.namespace, spec.db_strategy == "dedicated")
     objects = manifests.tenant_objects(spec, run.platform, target, tenant_secrets, suspended=suspended)
     foundation, workloads = _split(objects)
     run.say(f"applying {len(foundation)} namespace, policy, secret and storage objects")
@@ -214,8 +219,14 @@ def remove(run, name, confirm, take_backup=True):
 def _backup(run, record):
     if record.backup_location and os.path.exists(record.backup_location) and record.state == "deleting":
         run.say(f"reusing the verified backup {record.backup_location}")
-        backup.verify_backup(record.backup_location)
-        return backup.BackupResult(record.backup_location, record.backup_sha256, record.backup_size or 0, 0)
+        if record.backup_sha256:
+            backup.verify_backup(record.backup_location)
+            return backup.BackupResult(record.backup_location, record.backup_sha256, record.backup_size or 0, 0)
+        # Renamed into place (so verified) by a run killed before it recorded the checksum.
+        saved = backup.existing_backup(record.backup_location)
+        if not run.check_mode:
+            ledger.set_state(run.ledger, record.name, "deleting", location=saved.path, sha256=saved.sha256, size=saved.size)
+        return saved
     if record.db_strategy != "shared":
         raise SaasError(f"tenant {record.name} has a dedicated PostgreSQL: its backup must be taken inside the cluster, "
                         "which this version does not do yet. Take one by hand and run again with backup: false")
@@ -224,7 +235,12 @@ def _backup(run, record):
         return None
     run.say(f"backing up {record.database} from {record.server}")
     server = run.connections.server(record.server).admin
-    saved = backup.backup_database(server, record.database, run.platform.backup_dir, label=record.name)
+    now = datetime.now(timezone.utc)
+    # Where the backup will be is recorded first: a run killed once it is renamed into place
+    # finds it there and records it, instead of leaving it behind and taking another.
+    planned = os.path.join(run.platform.backup_dir, backup.backup_file_name(record.name, record.database, now))
+    ledger.set_state(run.ledger, record.name, "deleting", location=planned)
+    saved = backup.backup_database(server, record.database, run.platform.backup_dir, label=record.name, now=now)
     run.changed = True
     run.actions.append(f"backup {record.database} -> {saved.path} (sha256 {saved.sha256}, {saved.entries} entries verified)")
     # Recorded at once, so a run killed after this point reuses it instead of dumping again.
@@ -244,6 +260,7 @@ def _stop_pods(run, record):
             if not run.check_mode:
                 run.kube.request("PATCH", f"/apis/apps/v1/namespaces/{record.namespace}/{kind.lower()}s/{obj['metadata']['name']}/scale",
                                  body={"spec": {"replicas": 0}}, content_type="application/merge-patch+json")
+                reached(f"after-scale:{kind}/{obj['metadata']['name']}")
     if not run.check_mode:
         run.say(f"waiting for the pods of {record.namespace} to stop")
         run.kube.wait(f"the pods of {record.namespace} to stop", lambda: not _live_pods(run, record.namespace),

@@ -21,6 +21,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from .crashpoints import reached
 from .errors import SaasError
 from .scram import build_verifier, verify_password
 
@@ -90,6 +91,7 @@ class Statement:
 
     query: Any = field(repr=False, compare=False)
     display: str
+    step: str = field(default="", compare=False)  # what it does, e.g. create-role (crash points)
 
     def __str__(self):
         return self.display
@@ -166,14 +168,14 @@ def _require_psycopg() -> None:
                       "install it with `pip install 'psycopg[binary]>=3.2'`.")
 
 
-def _statement(template: str, secret: str | None = None, **parts) -> Statement:
+def _statement(step: str, template: str, secret: str | None = None, **parts) -> Statement:
     """Compose template with parts; {password}, when present, is the secret (masked in display)."""
     _require_psycopg()
     if secret is None:
         query = sql.SQL(template).format(**parts)
-        return Statement(query, query.as_string(None))
+        return Statement(query, query.as_string(None), step)
     query = sql.SQL(template).format(password=sql.Literal(secret), **parts)
-    return Statement(query, sql.SQL(template).format(password=sql.SQL(MASK), **parts).as_string(None))
+    return Statement(query, sql.SQL(template).format(password=sql.SQL(MASK), **parts).as_string(None), step)
 
 
 def _role_attributes(facts: RoleFacts | None) -> list[str]:
@@ -183,7 +185,7 @@ def _role_attributes(facts: RoleFacts | None) -> list[str]:
 
 
 def create_role(want: TenantDatabase) -> Statement:
-    return _statement("CREATE ROLE {role} WITH " + " ".join(_role_attributes(None))
+    return _statement("create-role", "CREATE ROLE {role} WITH " + " ".join(_role_attributes(None))
                       + " CONNECTION LIMIT {limit} PASSWORD {password}",
                       secret=build_verifier(want.password),
                       role=sql.Identifier(want.role), limit=sql.Literal(want.connection_limit))
@@ -197,48 +199,48 @@ def alter_role_attributes(want: TenantDatabase, facts: RoleFacts) -> Statement |
     template = "ALTER ROLE {role} WITH " + " ".join(keywords)
     if limit_differs:
         template += (" " if keywords else "") + "CONNECTION LIMIT {limit}"
-    return _statement(template, role=sql.Identifier(want.role), limit=sql.Literal(want.connection_limit))
+    return _statement("alter-role", template, role=sql.Identifier(want.role), limit=sql.Literal(want.connection_limit))
 
 
 def alter_role_password(want: TenantDatabase) -> Statement:
-    return _statement("ALTER ROLE {role} WITH PASSWORD {password}", secret=build_verifier(want.password),
+    return _statement("alter-role-password", "ALTER ROLE {role} WITH PASSWORD {password}", secret=build_verifier(want.password),
                       role=sql.Identifier(want.role))
 
 
 def create_database(want: TenantDatabase) -> Statement:
-    return _statement("CREATE DATABASE {database} WITH OWNER {role} ENCODING 'UTF8' TEMPLATE template0 "
+    return _statement("create-database", "CREATE DATABASE {database} WITH OWNER {role} ENCODING 'UTF8' TEMPLATE template0 "
                       "LC_COLLATE {collate} LC_CTYPE {ctype}",
                       database=sql.Identifier(want.database), role=sql.Identifier(want.role),
                       collate=sql.Literal(want.lc_collate), ctype=sql.Literal(want.lc_ctype))
 
 
 def alter_database_owner(want: TenantDatabase) -> Statement:
-    return _statement("ALTER DATABASE {database} OWNER TO {role}",
+    return _statement("alter-database-owner", "ALTER DATABASE {database} OWNER TO {role}",
                       database=sql.Identifier(want.database), role=sql.Identifier(want.role))
 
 
 def revoke_public(database: str) -> Statement:
-    return _statement("REVOKE CONNECT, TEMPORARY ON DATABASE {database} FROM PUBLIC", database=sql.Identifier(database))
+    return _statement("revoke-public", "REVOKE CONNECT, TEMPORARY ON DATABASE {database} FROM PUBLIC", database=sql.Identifier(database))
 
 
 def grant_connect(want: TenantDatabase) -> Statement:
-    return _statement("GRANT CONNECT ON DATABASE {database} TO {role}",
+    return _statement("grant-connect", "GRANT CONNECT ON DATABASE {database} TO {role}",
                       database=sql.Identifier(want.database), role=sql.Identifier(want.role))
 
 
 def terminate_sessions(role: str, database: str) -> Statement:
-    return _statement("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    return _statement("terminate-sessions", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE (datname = {database} OR usename = {role}) AND pid <> pg_backend_pid()",
                       database=sql.Literal(database), role=sql.Literal(role))
 
 
 def drop_database(database: str) -> Statement:
     # FORCE (PostgreSQL 13+) also ends sessions that connected after the termination above.
-    return _statement("DROP DATABASE IF EXISTS {database} WITH (FORCE)", database=sql.Identifier(database))
+    return _statement("drop-database", "DROP DATABASE IF EXISTS {database} WITH (FORCE)", database=sql.Identifier(database))
 
 
 def drop_role(role: str) -> Statement:
-    return _statement("DROP ROLE IF EXISTS {role}", role=sql.Identifier(role))
+    return _statement("drop-role", "DROP ROLE IF EXISTS {role}", role=sql.Identifier(role))
 
 
 # --- planning (pure) ------------------------------------------------------------------------------
@@ -304,6 +306,11 @@ def _reason(error: Exception, *secrets: str) -> str:
     return " ".join(text.split())
 
 
+def describe_error(error: Exception) -> str:
+    """A psycopg error's primary message on one line (never the statement it may quote)."""
+    return _reason(error)
+
+
 def _query(conn, query: str, params: tuple) -> list[tuple]:
     try:
         return conn.execute(query, params).fetchall()
@@ -311,8 +318,16 @@ def _query(conn, query: str, params: tuple) -> list[tuple]:
         raise PgError(f"reading the catalog on {_describe(conn)} was refused ({_reason(error)}): the server's "
                       "admin user must be a superuser. Nothing was changed.") from None
     except psycopg.Error as error:
+        if conn.broken:
+            raise _connection_lost(conn, "reading the catalog", error) from None
         raise PgError(f"reading the catalog on {_describe(conn)} failed: {_reason(error)}. Check the server and "
                       "run again.") from None
+
+
+def _connection_lost(conn, doing: str, error: Exception) -> PgError:
+    return PgError(f"lost the connection to {_describe(conn)} while {doing}: {_reason(error)}. Check that the "
+                   "server runs and is reachable from this host, then run again: a run that stopped half way is "
+                   "finished by the next one.")
 
 
 def role_facts(conn, role: str) -> RoleFacts | None:
@@ -379,8 +394,11 @@ def apply_statements(conn, statements) -> None:
         try:
             conn.execute(statement.query)
         except psycopg.Error as error:
+            if conn.broken:
+                raise _connection_lost(conn, f"running {statement.display}", error) from None
             raise PgError(f"{statement.display} failed on {_describe(conn)}: {_reason(error)}. The statements "
                           "before it were applied; fix the cause and run again (each step is idempotent).") from None
+        reached(f"after-sql:{statement.step}")
 
 
 def drop_tenant_database(conn, role: str, database: str, *, execute: bool) -> list[Statement]:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from . import ledger, lifecycle, manifests, pg
 from .connections import ledger_connection, open_connections, shared_servers
-from .errors import SaasError
+from .errors import DependencyError, SaasError
 from .info import tenants_info
 from .kube import Kube
 from .redact import redact_text
@@ -48,6 +48,17 @@ def check_tenant_params(params, platform):
         build_spec(params, platform, existing_plan=params.get("plan") or next(iter(platform.plans)))
 
 
+# pg.py wraps every error of the shared servers: a bare psycopg error comes from the ledger.
+LEDGER_ERRORS = (pg.psycopg.Error,) if pg.psycopg else ()
+
+
+def ledger_lost(params, error):
+    where = ledger_connection(params)
+    return DependencyError("ledger", f"the tenant ledger at {where.host}:{where.port} (database {where.dbname}) failed "
+                                     f"during the run: {pg.describe_error(error)}. Check that its PostgreSQL server runs "
+                                     "and is reachable, then run again: a run that stopped half way is finished by the next one.")
+
+
 def run_tenant(params, check_mode, progress=None):
     """Returns (result, failure message or None). Bad input fails before anything is opened."""
     steps = []
@@ -79,6 +90,8 @@ def run_tenant(params, check_mode, progress=None):
             record = lifecycle.converge(run, spec, suspended=state == "suspended")
         result["tenant"] = tenant_result(record, platform)
         failure = None
+    except LEDGER_ERRORS as error:
+        failure = str(ledger_lost(params, error))
     except SaasError as error:
         failure = str(error)
         if run is not None and connections is not None and connections.ledger is not None:
