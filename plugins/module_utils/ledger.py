@@ -168,6 +168,14 @@ def server_usage(conn):
     return {name: (used, capacity) for name, capacity, used in rows}
 
 
+def lock_tenant(conn, name):
+    """Wait for the tenant's advisory lock and hold it until the connection closes: runs on
+    one tenant (parallel forks, a suspend racing a plan change) then take turns, so one run's
+    fresh passwords, role and objects never interleave with another's. A run that dies
+    releases it with its connection."""
+    conn.execute("SELECT pg_advisory_lock(hashtext('odoo-saas-kit tenant'), hashtext(%s))", (name,))
+
+
 def get_tenant(conn, name):
     with conn.cursor(row_factory=dict_row) as cur:
         return _record(cur.execute("SELECT * FROM tenants WHERE name = %s", (name,)).fetchone())

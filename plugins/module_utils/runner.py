@@ -78,6 +78,8 @@ def run_tenant(params, check_mode, progress=None):
         check_tenant_params(params, platform)
         wait_timeout = load_wait_timeout(params)
         connections = open_connections(params)
+        if not check_mode:
+            ledger.lock_tenant(connections.ledger, name)
         run = lifecycle.Run(connections, platform, check_mode=check_mode, wait=params.get("wait", True),
                             wait_timeout=wait_timeout, progress=say)
         if state == "absent":

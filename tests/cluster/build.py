@@ -75,6 +75,14 @@ COMPONENTS = (
 )
 
 
+# Not part of the platform: the isolation proof builds it on first use (ensure(NETPOL_ANALYZER)).
+# np-guard's modules are not in the checksum database the proxy serves, so go.sum was written
+# with GONOSUMDB=github.com/np-guard; builds then check the downloads against go.sum.
+NETPOL_ANALYZER = Component(
+    "netpol-analyzer", "v1.4.2", "netpol-analyzer", ("github.com/np-guard/netpol-analyzer/cmd/netpolicy",), "-s -w",
+)
+
+
 def binary(name: str) -> Path:
     """Path of a built binary, e.g. binary('kube-apiserver')."""
     for component in COMPONENTS:
@@ -159,6 +167,13 @@ def _copy_kwok_stages(target: Path) -> None:
     (target / "stages").mkdir()
     for stage in KWOK_STAGES:
         shutil.copyfile(Path(module_dir) / stage, target / "stages" / Path(stage).name)
+
+
+def ensure(component: Component) -> Path:
+    """Build one component if it is not cached; returns its directory."""
+    if not is_built(component):
+        build(component)
+    return component.directory
 
 
 def ensure_built() -> None:
