@@ -152,35 +152,45 @@ def running(server: Server) -> bool:
 
 def start() -> None:
     for server in SERVERS:
-        # Data without this clone's password file is a leftover of an earlier clone at the same
-        # path (the /var/tmp fallback outlives clones): start that cluster afresh.
-        if not (server.data / "PG_VERSION").exists() or not server.password_file.exists():
-            if running(server):
-                _as_postgres([str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-m", "immediate", "-w", "stop"])
-            step("up", f"initialising PostgreSQL cluster {server.name} (port {server.port})")
-            _init(server)
+        start_server(server)
+
+
+def start_server(server: Server) -> None:
+    """Initialise (once) and start one cluster; a no-op when it runs."""
+    # Data without this clone's password file is a leftover of an earlier clone at the same
+    # path (the /var/tmp fallback outlives clones): start that cluster afresh.
+    if not (server.data / "PG_VERSION").exists() or not server.password_file.exists():
         if running(server):
-            step("up", f"PostgreSQL {server.name} already running on 127.0.0.1:{server.port}")
-            continue
-        server.log_file.touch()
-        pg = pwd.getpwnam(SYSTEM_USER)
-        os.chown(server.log_file, pg.pw_uid, pg.pw_gid)
-        result = _as_postgres(
-            [str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-l", str(server.log_file), "-w", "-t", "60", "start"],
-        )
-        if result.returncode != 0:
-            tail = server.log_file.read_text(errors="replace")[-2000:] if server.log_file.exists() else ""
-            raise SystemExit(f"PostgreSQL {server.name} did not start on port {server.port}:\n{result.stderr}\n{tail}")
-        step("up", f"PostgreSQL {server.name} ready on 127.0.0.1:{server.port}")
+            _as_postgres([str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-m", "immediate", "-w", "stop"])
+        step("up", f"initialising PostgreSQL cluster {server.name} (port {server.port})")
+        _init(server)
+    if running(server):
+        step("up", f"PostgreSQL {server.name} already running on 127.0.0.1:{server.port}")
+        return
+    server.log_file.touch()
+    pg = pwd.getpwnam(SYSTEM_USER)
+    os.chown(server.log_file, pg.pw_uid, pg.pw_gid)
+    result = _as_postgres(
+        [str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-l", str(server.log_file), "-w", "-t", "60", "start"],
+    )
+    if result.returncode != 0:
+        tail = server.log_file.read_text(errors="replace")[-2000:] if server.log_file.exists() else ""
+        raise SystemExit(f"PostgreSQL {server.name} did not start on port {server.port}:\n{result.stderr}\n{tail}")
+    step("up", f"PostgreSQL {server.name} ready on 127.0.0.1:{server.port}")
 
 
 def stop() -> None:
     for server in SERVERS:
-        if running(server):
-            _as_postgres(
-                [str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-m", "fast", "-w", "-t", "60", "stop"],
-            )
-            step("down", f"stopped PostgreSQL {server.name}")
+        stop_server(server)
+
+
+def stop_server(server: Server, mode: str = "fast") -> None:
+    """Stop one cluster (pg_ctl's shutdown mode: fast, or immediate for a crash-like stop)."""
+    if running(server):
+        _as_postgres(
+            [str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-m", mode, "-w", "-t", "60", "stop"],
+        )
+        step("down", f"stopped PostgreSQL {server.name}")
 
 
 def status() -> dict[str, bool]:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -29,24 +30,26 @@ def unique(prefix="t"):
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def create_ledger(capacity=50):
-    """A fresh, migrated ledger database with both shared servers registered."""
+def create_ledger(capacity=50, servers=(SHARED_1, SHARED_2)):
+    """A fresh, migrated ledger database with the shared servers registered (both, by default)."""
     name = f"ledger_{uuid.uuid4().hex[:8]}"
     with connect(LEDGER) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     with connect(LEDGER, name) as conn:
         ledger.migrate(conn)
-        for server in (SHARED_1, SHARED_2):
+        for server in servers:
             ledger.register_server(conn, server.name, "127.0.0.1", server.port, capacity)
     return name
 
 
-def remove_all(ledger_db, backup_dir):
-    """Decommission (without backup) every tenant a test ledger still holds."""
+def remove_all(ledger_db, backup_dir, width=1, **overrides):
+    """Decommission (without backup) every tenant a test ledger still holds, `width` at a time."""
     with connect(LEDGER, ledger_db) as conn:
         living = [record.name for record in ledger.list_tenants(conn)]
-    for name in living:
-        run_tenant(params(ledger_db, backup_dir, name=name, state="absent", confirm=name, backup=False), False)
+    removals = [params(ledger_db, backup_dir, name=name, state="absent", confirm=name, backup=False, **overrides)
+                for name in living]
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        list(pool.map(lambda removal: run_tenant(removal, False), removals))
 
 
 def drop_ledger(name):
@@ -82,7 +85,7 @@ def tenant_in_subprocess(module_params, env=None):
     """Run the tenant module's core in a child process (which a crash point may kill)."""
     code = ("import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
             "from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant\n"
-            "result, failure = run_tenant(json.load(sys.stdin), False)\n"
+            "result, failure = run_tenant(json.load(sys.stdin), False, progress=lambda m: print(m, file=sys.stderr))\n"
             "print(json.dumps({'result': result, 'failure': failure}))\n")
     return subprocess.run([sys.executable, "-c", code, str(REPO / "collections"), str(REPO)],
                           input=json.dumps(module_params), capture_output=True, text=True, env=env, timeout=300,
