@@ -244,4 +244,3 @@ def run_fault(bench, fault, core, name=None):
     outcome.leaks = leaked(secrets, outcome.failure or "", result, *results)
     outcome.tenant = name
     return outcome
-
