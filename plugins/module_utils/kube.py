@@ -44,6 +44,7 @@ KINDS = {
     ("v1", "ConfigMap"): ("configmaps", True),
     ("v1", "Service"): ("services", True),
     ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
+    ("v1", "PersistentVolume"): ("persistentvolumes", False),
     ("v1", "ResourceQuota"): ("resourcequotas", True),
     ("v1", "LimitRange"): ("limitranges", True),
     ("v1", "Pod"): ("pods", True),

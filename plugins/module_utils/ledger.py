@@ -68,6 +68,9 @@ END $$;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
     FOR EACH ROW EXECUTE FUNCTION events_append_only();
 """),
+    (2, "filestore archive of a tenant's backup", """
+ALTER TABLE tenants ADD COLUMN filestore_backup jsonb;
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -86,13 +89,15 @@ class TenantRecord:
     backup_location: str | None = None
     backup_sha256: str | None = None
     backup_size: int | None = None
+    filestore_backup: dict | None = None  # {location, sha256?, size?}: the archive next to the dump
 
     def as_dict(self):
         return {
             "name": self.name, "state": self.state, "plan": self.plan, "namespace": self.namespace,
             "database": {"strategy": self.db_strategy, "server": self.server or "dedicated", "name": self.database},
             "hosts": list(self.hosts),
-            "backup": {"location": self.backup_location, "sha256": self.backup_sha256, "size": self.backup_size}
+            "backup": {"location": self.backup_location, "sha256": self.backup_sha256, "size": self.backup_size,
+                       "filestore": self.filestore_backup}
             if self.backup_location else None,
         }
 
@@ -104,7 +109,7 @@ def _record(row):
         name=row["name"], state=row["state"], plan=row["plan"], db_strategy=row["db_strategy"], server=row["server"],
         namespace=row["namespace"], database=row["database"], odoo_version=row["odoo_version"],
         hosts=tuple(row["hosts"] or ()), backup_location=row["backup_location"], backup_sha256=row["backup_sha256"],
-        backup_size=row["backup_size"],
+        backup_size=row["backup_size"], filestore_backup=row.get("filestore_backup"),
     )
 
 
@@ -242,6 +247,7 @@ def reserve(conn, spec, check_mode=False):
             backup_location=existing.backup_location if living else None,
             backup_sha256=existing.backup_sha256 if living else None,
             backup_size=existing.backup_size if living else None,
+            filestore_backup=existing.filestore_backup if living else None,
         )
         if existing == wanted:
             return wanted, False
@@ -252,9 +258,11 @@ def reserve(conn, spec, check_mode=False):
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET state = excluded.state, "
             "plan = excluded.plan, db_strategy = excluded.db_strategy, server = excluded.server, "
             "namespace = excluded.namespace, database = excluded.database, odoo_version = excluded.odoo_version, "
-            "hosts = excluded.hosts, backup_location = %s, backup_sha256 = %s, backup_size = %s, updated_at = now()",
+            "hosts = excluded.hosts, backup_location = %s, backup_sha256 = %s, backup_size = %s, filestore_backup = %s, "
+            "updated_at = now()",
             (spec.name, wanted.state, spec.plan.name, spec.db_strategy, server, spec.namespace, spec.database,
-             spec.odoo_version, list(spec.hosts), wanted.backup_location, wanted.backup_sha256, wanted.backup_size),
+             spec.odoo_version, list(spec.hosts), wanted.backup_location, wanted.backup_sha256, wanted.backup_size,
+             _json(wanted.filestore_backup)),
         )
         conn.execute("DELETE FROM tenant_hosts WHERE tenant = %s AND NOT (host = ANY(%s))", (spec.name, list(spec.hosts)))
         for host in spec.hosts:
@@ -265,29 +273,39 @@ def reserve(conn, spec, check_mode=False):
         return wanted, True
 
 
-def set_state(conn, name, state, check_mode=False, **backup):
-    """Move a tenant to `state` (with backup details when given); True when it changed."""
+def set_state(conn, name, state, check_mode=False, filestore=None, **backup):
+    """Move a tenant to `state`, with the dump's details (location, sha256, size) and the
+    filestore archive's (a dict) when given; True when it changed."""
     if state not in STATES:
         raise ValueError(state)
     current = get_tenant(conn, name)
     if current is None:
         return False
     fields = {"backup_location": backup.get("location"), "backup_sha256": backup.get("sha256"), "backup_size": backup.get("size")}
-    if current.state == state and (not backup or all(getattr(current, k) == v for k, v in fields.items())):
+    same_backup = not backup or all(getattr(current, k) == v for k, v in fields.items())
+    same_filestore = filestore is None or current.filestore_backup == filestore
+    if current.state == state and same_backup and same_filestore:
         return False
     if check_mode:
         return True
     with conn.transaction():
         if backup:
-            conn.execute("UPDATE tenants SET state = %s, backup_location = %s, backup_sha256 = %s, backup_size = %s, "
-                         "updated_at = now() WHERE name = %s",
-                         (state, fields["backup_location"], fields["backup_sha256"], fields["backup_size"], name))
-        else:
-            conn.execute("UPDATE tenants SET state = %s, updated_at = now() WHERE name = %s", (state, name))
+            conn.execute("UPDATE tenants SET backup_location = %s, backup_sha256 = %s, backup_size = %s WHERE name = %s",
+                         (fields["backup_location"], fields["backup_sha256"], fields["backup_size"], name))
+        if filestore is not None:
+            conn.execute("UPDATE tenants SET filestore_backup = %s WHERE name = %s", (_json(filestore), name))
+        conn.execute("UPDATE tenants SET state = %s, updated_at = now() WHERE name = %s", (state, name))
         if state == "deleted":
             conn.execute("DELETE FROM tenant_hosts WHERE tenant = %s", (name,))
-        add_event(conn, name, state, {"backup": fields} if backup else {})
+        detail = {"backup": fields} if backup else {}
+        if filestore is not None:
+            detail["filestore"] = filestore
+        add_event(conn, name, state, detail)
     return True
+
+
+def _json(value):
+    return None if value is None else json.dumps(value, sort_keys=True)
 
 
 def add_event(conn, tenant, action, detail=None):

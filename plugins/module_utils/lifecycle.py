@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import backup, credentials, ledger, manifests, naming, pg
+from . import backup, credentials, filestore, ledger, manifests, naming, pg
 from .crashpoints import reached
 from .errors import ConflictError, SaasError, SpecError
 from .redact import redact_object
@@ -191,13 +191,18 @@ def remove(run, name, confirm, take_backup=True):
     if record is None:
         raise ConflictError(f"namespace tenant-{name} exists but the ledger has no tenant {name}: "
                             "remove the namespace by hand after checking what it holds")
+    # Found before anything changes: a filestore this controller cannot read stops the removal here.
+    store = filestore.volume_directory(run.kube, record.namespace, manifests.FILESTORE_CLAIM) if take_backup else None
     if ledger.set_state(run.ledger, name, "deleting", run.check_mode):
         run.record_ledger(f"tenant {name} is deleting")
     reached("after-deleting-state")
-    saved = _backup(run, record) if take_backup else None
-    reached("after-backup")
+    # Pods first: the backup must hold every write Odoo made, to the database and the filestore.
     _stop_pods(run, record)
     reached("after-pods-stopped")
+    saved = _backup(run, record) if take_backup else None
+    if take_backup:
+        _backup_filestore(run, ledger.get_tenant(run.ledger, name) or record, store)
+    reached("after-backup")
     if record.db_strategy == "shared" and record.server:
         run.say(f"dropping database {record.database} and its role on {record.server}")
         conn = run.connections.server_connection(record.server)
@@ -246,6 +251,36 @@ def _backup(run, record):
     # Recorded at once, so a run killed after this point reuses it instead of dumping again.
     ledger.set_state(run.ledger, record.name, "deleting", location=saved.path, sha256=saved.sha256, size=saved.size)
     return saved
+
+
+def _backup_filestore(run, record, store):
+    """The filestore archive next to the dump; recorded where it will be before it is written, so a
+    run killed after the rename finds it (verified again) instead of taking a second one."""
+    recorded = record.filestore_backup or {}
+    if recorded.get("location") and os.path.exists(recorded["location"]):
+        if recorded.get("sha256"):
+            filestore.verify_archive(recorded["location"])
+            run.say(f"reusing the verified filestore archive {recorded['location']}")
+            return
+        saved = filestore.existing_archive(recorded["location"])
+    elif store is None:
+        run.say(f"tenant {record.name} has no filestore volume: nothing to archive")
+        return
+    elif run.check_mode:
+        run.actions.append(f"archive the filestore {store} to {run.platform.backup_dir} (check mode)")
+        return
+    else:
+        now = datetime.now(timezone.utc)
+        planned = os.path.join(run.platform.backup_dir, filestore.archive_name(record.name, record.database, now))
+        ledger.set_state(run.ledger, record.name, "deleting", filestore={"location": planned})
+        run.say(f"archiving the filestore of {record.namespace}")
+        saved = filestore.archive_filestore(store, run.platform.backup_dir, record.database, label=record.name, now=now)
+        reached("filestore:archived")
+        run.changed = True
+        run.actions.append(f"filestore {record.namespace} -> {saved.path} (sha256 {saved.sha256}, "
+                           f"{saved.entries} entries verified)")
+    ledger.set_state(run.ledger, record.name, "deleting",
+                     filestore={"location": saved.path, "sha256": saved.sha256, "size": saved.size})
 
 
 def _stop_pods(run, record):

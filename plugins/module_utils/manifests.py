@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 
 from .manifests_base import (
-    CRON_DEPLOYMENT, DEDICATED, POSTGRES, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget, TenantSecrets, check_inputs,
+    CRON_DEPLOYMENT, DEDICATED, FILESTORE_CLAIM, POSTGRES, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget, TenantSecrets,
+    check_inputs,
 )
 from .manifests_isolation import namespace, network_policies, service_account
 from .manifests_isolation import shared_server_policy as _shared_server_policy
@@ -23,7 +24,7 @@ from .manifests_quota import limit_range, plan_fits_quota, resource_quota
 from .spec import Platform, TenantSpec
 
 __all__ = [
-    "DatabaseTarget", "TenantSecrets", "TENANT_LABEL", "tenant_objects", "workload_names", "shared_server_policy",
+    "DatabaseTarget", "TenantSecrets", "TENANT_LABEL", "FILESTORE_CLAIM", "tenant_objects", "workload_names", "shared_server_policy",
     "plan_fits_quota", "plan_fits_connections", "web_db_maxconn",
 ]
 

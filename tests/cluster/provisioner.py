@@ -1,13 +1,16 @@
 """A stand-in for MicroK8s' hostpath provisioner: binds PVCs of the `microk8s-hostpath`
-StorageClass to hostPath PersistentVolumes, and deletes released ones.
+StorageClass to hostPath PersistentVolumes, each a directory under ROOT (made world-writable,
+as MicroK8s makes them), and deletes released volumes with their directories.
 
-kwok runs no containers, so no volume is ever mounted; what matters is that the claim/volume
-life cycle (pending → provisioned → bound → released → deleted) runs through the real
-controllers. Runs as its own process: `python -m tests.cluster.provisioner KUBECONFIG`.
+kwok runs no containers, so no pod ever writes a volume; tests write into the directories
+themselves (an Odoo filestore, say), and the claim/volume life cycle (pending → provisioned →
+bound → released → deleted) runs through the real controllers. Runs as its own process:
+`python -m tests.cluster.provisioner KUBECONFIG ROOT`.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -57,8 +60,12 @@ def reconcile(core: client.CoreV1Api, root: Path) -> None:
         node = (claim.metadata.annotations or {}).get(SELECTED_NODE)
         if node is None:
             continue  # WaitForFirstConsumer: the scheduler picks the node first
+        volume = volume_for(claim, node, root)
+        directory = Path(volume.spec.host_path.path)
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o777)
         try:
-            core.create_persistent_volume(volume_for(claim, node, root))
+            core.create_persistent_volume(volume)
         except ApiException as error:
             if error.status != 409:
                 raise
@@ -70,6 +77,8 @@ def reconcile(core: client.CoreV1Api, root: Path) -> None:
             except ApiException as error:
                 if error.status != 404:
                     raise
+            if volume.spec.host_path and Path(volume.spec.host_path.path).parent == root:
+                shutil.rmtree(volume.spec.host_path.path, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
-from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import CapacityError, ConflictError
+from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import CapacityError, ConflictError, DependencyError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import build_spec
 from tests.cluster import postgres
 from tests.unit.plans_fixture import platform
@@ -45,10 +45,22 @@ def _spec(name, plan="small", **extra):
 
 
 def test_migrations_apply_once_and_check_mode_only_reads(conn):
-    assert ledger.migrate(conn, check_mode=True) == [(1, "tenant ledger")]
+    every = [(version, description) for version, description, _ddl in ledger.MIGRATIONS]
+    assert every[0] == (1, "tenant ledger") and [version for version, _text in every] == list(range(1, len(every) + 1))
+    assert ledger.migrate(conn, check_mode=True) == every
     assert ledger.schema_version(conn) == 0
-    assert ledger.migrate(conn) == [(1, "tenant ledger")]
+    assert ledger.migrate(conn) == every
     assert ledger.migrate(conn) == []
+    ledger.require_schema(conn)
+
+
+def test_a_ledger_at_an_older_version_is_brought_up_to_date(conn):
+    ledger.migrate(conn)
+    conn.execute("ALTER TABLE tenants DROP COLUMN filestore_backup")
+    conn.execute("DELETE FROM schema_migrations WHERE version > 1")
+    with pytest.raises(DependencyError, match="schema is at version 1"):
+        ledger.require_schema(conn)
+    assert [version for version, _text in ledger.migrate(conn)] == list(range(2, ledger.SCHEMA_VERSION + 1))
     ledger.require_schema(conn)
 
 
