@@ -27,12 +27,9 @@ NAMES_TRIED: set[str] = {BASE_NAME}
 
 
 @pytest.fixture(scope="module")
-def scratch(tmp_path_factory):
-    ledger_db = tenants.create_ledger()
-    backup_dir = tmp_path_factory.mktemp("bad-input-backups")
-    yield ledger_db, backup_dir
-    tenants.remove_all(ledger_db, backup_dir)
-    tenants.drop_ledger(ledger_db)
+def scratch(ledger_db, tmp_path_factory):
+    """A scratch ledger (its tenants removed after the module) and a backup directory."""
+    return ledger_db, tmp_path_factory.mktemp("bad-input-backups")
 
 
 def platform_secrets():
@@ -79,6 +76,7 @@ def test_run_tenant_refuses_generated_bad_input(scratch, figures, chosen, state,
     params = bad.corrupted(tenants.params(*scratch, name=BASE_NAME, plan="small", state=state), chosen)
     remember_name(params)
     figures.add(SUITE, "run_tenant: invalid requests generated")
+    figures.add(SUITE, "run_tenant: tracebacks", 0)
     try:
         result, failure = run_tenant(params, check_mode)
     except Exception:
