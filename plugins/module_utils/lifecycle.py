@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import backup, credentials, filestore, ledger, manifests, naming, pg
+from . import backup, credentials, filestore, ledger, manifests, naming, pg, volumes
 from .crashpoints import reached
 from .errors import ConflictError, SaasError, SpecError
 from .redact import redact_object
@@ -40,6 +40,7 @@ class Run:
     progress: object = None
     actions: list = field(default_factory=list)
     diffs: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
     changed: bool = False
     started: float = field(default_factory=time.monotonic)
 
@@ -54,6 +55,10 @@ class Run:
     def say(self, message):
         if self.progress:
             self.progress(f"[{time.monotonic() - self.started:5.1f}s] {message}")
+
+    def warn(self, message):
+        self.warnings.append(message)
+        self.say(f"warning: {message}")
 
     def record_changes(self, changes):
         for change in changes:
@@ -118,7 +123,7 @@ def _apply_workloads(run, spec, workloads):
         if obj["kind"] == "Job" and obj["metadata"]["name"] == INIT_JOB:
             seen_job = True
             # A finished init Job has done its work; its pod template is immutable anyway.
-            if not run.check_mode and _init_job_done(run, namespace):
+            if _init_job_done(run, namespace):
                 continue
             before_job.append(obj)
         elif seen_job or obj["kind"] in ("Deployment", "Ingress"):
@@ -154,6 +159,7 @@ def converge(run, spec, suspended=False):
     reached("after-reserve")
     target = database_target(run, spec, record)
     objects = manifests.tenant_objects(spec, run.platform, target, tenant_secrets, suspended=suspended)
+    volumes.keep_existing_sizes(run, objects, spec.namespace)
     foundation, workloads = _split(objects)
     run.say(f"applying {len(foundation)} namespace, policy, secret and storage objects")
     run.record_changes(run.kube.apply_all(foundation, run.check_mode))

@@ -107,6 +107,8 @@ def run_tenant(params, check_mode, progress=None):
     if run is not None:
         result.update(changed=run.changed, actions=run.actions, diff=run.diffs,
                       api_requests=dict(sorted(connections.kube.requests.items())))
+        if run.warnings:
+            result["warnings"] = run.warnings  # Ansible shows a result's warnings after the task
     if failure:
         failure = redact_text(failure, secrets_in(params))
     return result, failure
