@@ -25,9 +25,9 @@ PROVISION_SQL_POINTS = ["after-sql:create-role", "after-sql:create-database", "a
                         "after-sql:grant-connect"]
 # Decommissioning, in order; "backup:*" are inside the backup (backup.backup_database).
 DECOMMISSION_POINTS = [
-    "after-deleting-state", "backup:dump-written", "backup:verified", "backup:renamed", "after-backup",
-    "after-scale:Deployment/odoo-cron", "after-scale:Deployment/odoo-web", "after-pods-stopped",
-    "after-sql:terminate-sessions", "after-sql:drop-database", "after-sql:drop-role", "after-drop",
+    "after-deleting-state", "after-scale:Deployment/odoo-cron", "after-scale:Deployment/odoo-web",
+    "after-pods-stopped", "backup:dump-written", "backup:verified", "backup:renamed", "filestore:archived",
+    "after-backup", "after-sql:terminate-sessions", "after-sql:drop-database", "after-sql:drop-role", "after-drop",
     "after-delete:Namespace/{namespace}", "after-namespace-deleted",
 ]
 # Suspension and resumption change only the Deployments' replicas, then the ledger state.

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import backup, ledger, naming
+from ansible_collections.odoo_saas.kit.plugins.module_utils import backup, filestore, ledger, naming
 from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import KINDS, Kube
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import TENANT_LABEL
 
@@ -107,11 +107,26 @@ def leftovers(ledger_db, name, state, backup_dir, servers, *, ledger_server=None
     partial = [p for p in partial if not p.endswith(".lock")]
     if partial:
         problems.append(f"backups: partial or temporary files left: {partial}")
+    archives = sorted(glob.glob(os.path.join(str(backup_dir), "*" + filestore.SUFFIX)))
     if deleted and backup_taken:
         problems += _backup_problems(record, finished, backup_holds)
-    elif finished:
-        problems.append(f"backups: unexpected files {finished}")
+        problems += _archive_problems(record, archives)
+    elif finished or archives:
+        problems.append(f"backups: unexpected files {finished + archives}")
     return problems
+
+
+def _archive_problems(record, archives):
+    """Exactly the filestore archive the ledger records, complete, with the recorded sha256."""
+    recorded = record.filestore_backup or {}
+    if archives != [recorded.get("location")]:
+        return [f"backups: expected exactly the recorded filestore archive {recorded.get('location')}, found {archives}"]
+    try:
+        if filestore.existing_archive(archives[0]).sha256 != recorded.get("sha256"):
+            return ["backups: the filestore archive's sha256 differs from the recorded one"]
+    except backup.BackupError as error:
+        return [f"backups: the recorded filestore archive does not verify: {error}"]
+    return []
 
 
 def _backup_problems(record, finished, table):
