@@ -11,8 +11,6 @@ from __future__ import annotations
 import functools
 import time
 
-import psycopg
-
 from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant
 from tests.integration import tenants
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (  # noqa: F401  (fixtures, re-exported for the suites)
+# The integration fixtures, re-exported for the suites.
+from tests.integration.conftest import (  # noqa: F401 pylint: disable=unused-import
     admin, api, core, kubeconfig, ledger_db, namespace, server,
 )
 

@@ -7,6 +7,8 @@ servers, no ledger row, no backup."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -149,8 +151,8 @@ def test_the_real_module_refuses_a_sample_through_ansible_playbook(core, scratch
 
     def two_of_every_kind(data):
         for kind in bad.EVERY_KIND:
-            drawn = (data.draw(kind()) for _ in range(200))
-            yield from (item for _, item in zip(range(2), filter(bad.survives_ansible_conversion, drawn)))
+            drawn = (data.draw(kind()) for _attempt in range(200))
+            yield from itertools.islice(filter(bad.survives_ansible_conversion, drawn), 2)
     cases = drawn_once(two_of_every_kind)
 
     tasks = []
@@ -226,7 +228,7 @@ def test_broken_inventories_fail_fast_naming_the_variable(core, scratch, figures
     def every_variable_and_two_plans(data):
         for variable, (values, playbook, named) in sorted(INVENTORY_BREAKS.items()):
             yield variable, data.draw(values), playbook, named
-        for _ in range(2):
+        for _case in range(2):
             plans, field = data.draw(broken_plans())
             yield "odoo_saas_plans", plans, "tenant_provision.yml", field
     cases = drawn_once(every_variable_and_two_plans)
