@@ -12,7 +12,7 @@ VENV = $(eval VENV := $$(shell bash hack/setup.sh))$(VENV)
 RUN = PATH="$(VENV)/bin:$$PATH" ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg
 INVENTORY ?= inventories/local
 
-.PHONY: help setup build up down status demo platform test unit integration lint sanity bench proof
+.PHONY: help setup build up down status demo platform test unit integration lint sanity bench proof molecule
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -60,8 +60,12 @@ proof: up
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
 	@$(RUN) python -m pytest tests/proof $(PROOF_ARGS)
 
+molecule: up
+	@$(RUN) CI=true molecule test --all
+
 test: up
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
 	@$(RUN) python -m pytest tests/unit tests/integration
+	@$(RUN) CI=true molecule test --all
 	@$(RUN) ansible-lint
 	@$(RUN) bash hack/sanity.sh
