@@ -148,4 +148,11 @@ options:
     description: Refuse to remove tenants (C(odoo_saas_deletion_protection)).
     type: bool
     default: false
+  automation_account:
+    description:
+      - The automation's ServiceAccount in O(platform_namespace) (C(odoo_saas_automation_account)).
+      - Each tenant namespace gets a RoleBinding granting it the ClusterRole C(odoo-saas-tenant), the only access
+        the automation has inside namespaces; the role C(odoo_saas.kit.saas_system) creates both.
+    type: str
+    default: odoo-saas-automation
 """

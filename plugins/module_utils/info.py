@@ -15,6 +15,7 @@ TENANT_SELECTOR = "odoo-saas.io/role=tenant"
 
 def _object_drift(run, spec, record):
     """Objects missing, or whose fields we manage were changed by hand."""
+    run.kube.get("v1", "Namespace", spec.namespace)  # when absent, nothing inside it is read
     tenant_secrets = credentials.read_or_generate(run.kube, spec.namespace, spec.db_strategy == "dedicated")
     desired = manifests.tenant_objects(spec, run.platform, database_target(run, spec, record), tenant_secrets,
                                        suspended=record.state == "suspended")

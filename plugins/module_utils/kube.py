@@ -56,6 +56,7 @@ KINDS = {
     ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
 }
+MISSING = object()  # apply(): the live object was not read by the caller
 NOISE_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
 
 
@@ -158,6 +159,10 @@ class Kube:
         self.api = api_client
         self.description = description
         self.requests = {}
+        # Namespaces this run found absent (and has not created): nothing is read inside them.
+        # Saves the requests, and the automation may not read in a namespace that has no
+        # RoleBinding for it yet, so a read there would be refused rather than answered 404.
+        self.absent_namespaces = set()
 
     @classmethod
     def connect(cls, kubeconfig=None, context=None, host=None, api_key=None, validate_certs=True, ca_cert=None,
@@ -225,26 +230,43 @@ class Kube:
             message = json.loads(response.data).get("message", response.reason)
         except (TypeError, ValueError, AttributeError):
             message = response.reason
-        return f"{method} {path} refused ({response.status}): {message}"
+        refusal = f"{method} {path} refused ({response.status}): {message}"
+        if response.status == 403:
+            refusal += (". These credentials lack that permission: the automation's ServiceAccount may work only in tenant "
+                        "namespaces that bind it (RoleBinding odoo-saas-automation, which a tenant run without check mode "
+                        "restores) and in what roles/saas_system grants; see docs/hosts-and-platform.md")
+        return refusal
 
     def get(self, api_version, kind, name, namespace=None):
-        return self.request("GET", _path(api_version, kind, namespace, name))
+        if namespace in self.absent_namespaces:
+            return None
+        live = self.request("GET", _path(api_version, kind, namespace, name))
+        if kind == "Namespace":
+            if live is None:
+                self.absent_namespaces.add(name)
+            else:
+                self.absent_namespaces.discard(name)
+        return live
 
     def list(self, api_version, kind, namespace=None, label_selector=None):
+        if namespace in self.absent_namespaces:
+            return []
         query = {"labelSelector": label_selector} if label_selector else None
         result = self.request("GET", _path(api_version, kind, namespace), query=query)
         return (result or {}).get("items", [])
 
-    def apply(self, obj, check_mode=False, namespace_pending=False):
-        """Server-side apply of one object unless it is already up to date."""
+    def apply(self, obj, check_mode=False, live=MISSING):
+        """Server-side apply of one object unless it is already up to date. `live`: the object
+        as the caller just read it (saves the GET)."""
         desired = with_hash(obj)
         api_version, kind = desired["apiVersion"], desired["kind"]
         name = desired["metadata"]["name"]
         namespace = desired["metadata"].get("namespace")
-        live = None if namespace_pending else self.get(api_version, kind, name, namespace)
+        if live is MISSING:
+            live = self.get(api_version, kind, name, namespace)
         if live is not None and up_to_date(live, desired):
             return Change(kind, name, namespace, "unchanged", clean(live), clean(live))
-        if namespace_pending and check_mode:
+        if check_mode and namespace in self.absent_namespaces:
             # Its namespace would be created by this run: the server cannot dry-run into it.
             return Change(kind, name, namespace, "created", None, clean(desired))
         query = {"fieldManager": FIELD_MANAGER, "force": "true"}
@@ -252,6 +274,8 @@ class Kube:
             query["dryRun"] = "All"
         result = self.request("PATCH", _path(api_version, kind, namespace, name), body=desired, query=query,
                               content_type="application/apply-patch+yaml")
+        if kind == "Namespace" and not check_mode:
+            self.absent_namespaces.discard(name)
         before, after = clean(live), clean(result)
         if live is None:
             return Change(kind, name, namespace, "created", None, after)
@@ -259,15 +283,18 @@ class Kube:
 
     def apply_all(self, objects, check_mode=False):
         changes = []
-        pending_namespaces = set()
         for obj in objects:
-            namespace = obj["metadata"].get("namespace")
-            change = self.apply(obj, check_mode, namespace_pending=namespace in pending_namespaces)
-            if check_mode and obj["kind"] == "Namespace" and change.action == "created":
-                pending_namespaces.add(obj["metadata"]["name"])
-            changes.append(change)
+            changes.append(self.apply(obj, check_mode))
             reached(f"after-apply:{obj['kind']}/{obj['metadata']['name']}")
         return changes
+
+    def can(self, verb, resource, namespace, group=""):
+        """Whether these credentials may `verb` `resource` in `namespace` (SelfSubjectAccessReview,
+        which every authenticated user may ask)."""
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group, "namespace": namespace}}}
+        answer = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
+        return bool(((answer or {}).get("status") or {}).get("allowed"))
 
     def delete(self, api_version, kind, name, namespace=None, check_mode=False):
         live = self.get(api_version, kind, name, namespace)

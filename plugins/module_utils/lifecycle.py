@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from . import backup, credentials, filestore, ledger, manifests, naming, pg, volumes
 from .crashpoints import reached
 from .errors import ConflictError, SaasError, SpecError
+from .kube import MISSING
 from .redact import redact_object
 
 # Applied before the database exists; the rest (workloads, routes) after it.
@@ -138,6 +139,22 @@ def _apply_workloads(run, spec, workloads):
     run.record_changes(run.kube.apply_all(after_job, run.check_mode))
 
 
+def _ensure_access(run, namespace, access, live_namespace=MISSING):
+    """The namespace and the automation's RoleBinding in it, before anything inside is read:
+    the automation's ServiceAccount has no access to a namespace that does not bind it."""
+    changes = []
+    for obj in access:
+        live = live_namespace if obj["kind"] == "Namespace" else MISSING
+        changes.append(run.kube.apply(obj, run.check_mode, live=live))
+        reached(f"after-apply:{obj['kind']}/{obj['metadata']['name']}")
+    run.record_changes(changes)
+    if any(change.kind == "RoleBinding" and change.changed for change in changes) and not run.check_mode:
+        # RBAC takes effect once the API server's authorizer has seen the binding (usually at once).
+        run.kube.wait(f"the RoleBinding in {namespace} to take effect",
+                      lambda: run.kube.can("get", "secrets", namespace), min(run.wait_timeout, 60), interval=0.2,
+                      progress=run.say)
+
+
 def _wait_workloads(run, spec):
     if run.check_mode or not run.wait:
         return
@@ -149,7 +166,7 @@ def converge(run, spec, suspended=False):
     """Bring a tenant to present (active) or suspended, creating whatever is missing."""
     # The API server answers (and the placed server accepts a connection) before anything is
     # written: a run that finds a dependency down stops with nothing touched.
-    tenant_secrets = credentials.read_or_generate(run.kube, spec.namespace, spec.db_strategy == "dedicated")
+    live_namespace = run.kube.get("v1", "Namespace", spec.namespace)
     record, ledger_changed = ledger.reserve(run.ledger, spec, run.check_mode)
     if ledger_changed:
         run.record_ledger(f"tenant {spec.name} recorded (plan {spec.plan.name}, server {record.server or 'dedicated'})")
@@ -157,8 +174,11 @@ def converge(run, spec, suspended=False):
     if spec.db_strategy == "shared":
         run.connections.server_connection(record.server)
     reached("after-reserve")
+    access = manifests.access_objects(spec, run.platform)
+    _ensure_access(run, spec.namespace, access, live_namespace)
+    tenant_secrets = credentials.read_or_generate(run.kube, spec.namespace, spec.db_strategy == "dedicated")
     target = database_target(run, spec, record)
-    objects = manifests.tenant_objects(spec, run.platform, target, tenant_secrets, suspended=suspended)
+    objects = manifests.tenant_objects(spec, run.platform, target, tenant_secrets, suspended=suspended)[len(access):]
     volumes.keep_existing_sizes(run, objects, spec.namespace)
     foundation, workloads = _split(objects)
     run.say(f"applying {len(foundation)} namespace, policy, secret and storage objects")
@@ -186,7 +206,8 @@ def remove(run, name, confirm, take_backup=True):
     """Decommission: verified backup, pods gone, sessions ended, database and role dropped,
     namespace deleted and waited for; the ledger keeps the tenant as deleted."""
     record = ledger.get_tenant(run.ledger, name)
-    namespace_exists = run.kube.get("v1", "Namespace", f"tenant-{name}") is not None
+    live_namespace = run.kube.get("v1", "Namespace", naming.namespace_for(name))
+    namespace_exists = live_namespace is not None
     if (record is None or record.state == "deleted") and not namespace_exists:
         return record
     if confirm != name:
@@ -197,13 +218,25 @@ def remove(run, name, confirm, take_backup=True):
     if record is None:
         raise ConflictError(f"namespace tenant-{name} exists but the ledger has no tenant {name}: "
                             "remove the namespace by hand after checking what it holds")
+    # A namespace already terminating (a removal killed while waiting for it, or a delete by
+    # hand) has lost its RoleBinding, or soon will: nothing inside it is read or changed.
+    terminating = namespace_exists and bool(live_namespace["metadata"].get("deletionTimestamp"))
+    if namespace_exists and not terminating:
+        _ensure_access(run, record.namespace, [manifests.automation_binding(record, run.platform)])
     # Found before anything changes: a filestore this controller cannot read stops the removal here.
-    store = filestore.volume_directory(run.kube, record.namespace, manifests.FILESTORE_CLAIM) if take_backup else None
+    store = None
+    if take_backup and namespace_exists and not terminating:
+        store = filestore.volume_directory(run.kube, record.namespace, manifests.FILESTORE_CLAIM)
+    elif take_backup and terminating and not (record.filestore_backup or {}).get("location"):
+        run.warn(f"namespace {record.namespace} was already terminating: its filestore could not be archived")
     if ledger.set_state(run.ledger, name, "deleting", run.check_mode):
         run.record_ledger(f"tenant {name} is deleting")
     reached("after-deleting-state")
     # Pods first: the backup must hold every write Odoo made, to the database and the filestore.
-    _stop_pods(run, record)
+    if terminating:
+        run.say(f"namespace {record.namespace} is terminating: Kubernetes is removing its pods")
+    elif namespace_exists:
+        _stop_pods(run, record)
     reached("after-pods-stopped")
     saved = _backup(run, record) if take_backup else None
     if take_backup:
@@ -290,8 +323,6 @@ def _backup_filestore(run, record, store):
 
 
 def _stop_pods(run, record):
-    if run.kube.get("v1", "Namespace", record.namespace) is None:
-        return
     for kind in ("Deployment", "StatefulSet"):
         for obj in run.kube.list("apps/v1", kind, record.namespace):
             if (obj.get("spec") or {}).get("replicas", 0) == 0:

@@ -15,6 +15,7 @@ from .manifests_base import (
     CRON_DEPLOYMENT, DEDICATED, FILESTORE_CLAIM, POSTGRES, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget, TenantSecrets,
     check_inputs,
 )
+from .manifests_isolation import automation_binding as _automation_binding
 from .manifests_isolation import namespace, network_policies, service_account
 from .manifests_isolation import shared_server_policy as _shared_server_policy
 from .manifests_odoo import cron_deployment, filestore_claim, ingress, init_job, service, web_deployment
@@ -24,7 +25,9 @@ from .manifests_quota import limit_range, plan_fits_quota, resource_quota
 from .spec import Platform, TenantSpec
 
 __all__ = [
-    "DatabaseTarget", "TenantSecrets", "TENANT_LABEL", "FILESTORE_CLAIM", "tenant_objects", "workload_names", "shared_server_policy",
+    "DatabaseTarget", "TenantSecrets", "TENANT_LABEL", "FILESTORE_CLAIM", "tenant_objects", "access_objects", "automation_binding",
+    "workload_names",
+    "shared_server_policy",
     "plan_fits_quota", "plan_fits_connections", "web_db_maxconn",
 ]
 
@@ -42,7 +45,7 @@ def tenant_objects(spec: TenantSpec, platform: Platform, database: DatabaseTarge
     check_inputs(spec, database, secrets)
     conf = odoo_conf(spec, database, secrets)
     objects = [
-        namespace(spec),
+        *access_objects(spec, platform),
         resource_quota(spec),
         limit_range(spec),
         *network_policies(spec, platform, database),
@@ -61,6 +64,18 @@ def tenant_objects(spec: TenantSpec, platform: Platform, database: DatabaseTarge
         ingress(spec, platform),
     ]
     return _plain(objects)
+
+
+def access_objects(spec: TenantSpec, platform: Platform) -> list[dict]:
+    """The namespace and the RoleBinding that lets the automation work inside it: applied
+    before anything in the namespace is read or written (the first objects of tenant_objects)."""
+    return _plain([namespace(spec), _automation_binding(spec, platform)])
+
+
+def automation_binding(tenant, platform: Platform) -> dict:
+    """The automation's RoleBinding in a tenant's namespace; `tenant` is a spec or a ledger
+    record (its name and namespace are what matter)."""
+    return _plain(_automation_binding(tenant, platform))
 
 
 def workload_names(spec: TenantSpec) -> list[tuple[str, str]]:

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A tenant's fences: its Namespace (Pod Security `restricted`), NetworkPolicies, a
-ServiceAccount without a token, and the policy that opens a shared server to tenants."""
+"""A tenant's fences: its Namespace (Pod Security `restricted`), the RoleBinding that is the
+automation's only access inside it, NetworkPolicies, a ServiceAccount without a token, and the
+policy that opens a shared server to tenants."""
 
 from __future__ import annotations
 
@@ -25,6 +26,24 @@ ACME_SOLVER_PORT = 8089
 def namespace(spec):
     labels = {**base_labels(spec), PLAN_LABEL: spec.plan.name, ROLE_LABEL: ROLE_TENANT, **POD_SECURITY}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.namespace, "labels": labels}}
+
+
+# The ClusterRole (roles/saas_system) holding what the automation may do inside one tenant
+# namespace. It is never bound cluster-wide: each tenant namespace binds it, so the automation
+# reaches no Secret outside tenant namespaces.
+TENANT_CLUSTER_ROLE = "odoo-saas-tenant"
+AUTOMATION_BINDING = "odoo-saas-automation"
+
+
+def automation_binding(spec, platform):
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": metadata(spec, AUTOMATION_BINDING),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": TENANT_CLUSTER_ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": platform.automation_account,
+                      "namespace": platform.platform_namespace}],
+    }
 
 
 def service_account(spec):

@@ -42,6 +42,7 @@ PLATFORM_ARGS = dict(
     shared_server_capacity=dict(type="int", default=50),
     backup_dir=dict(type="path", default="/var/backups/odoo-saas"),
     deletion_protection=dict(type="bool", default=False),
+    automation_account=dict(type="str", default="odoo-saas-automation"),
 )
 
 

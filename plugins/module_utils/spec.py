@@ -69,6 +69,7 @@ class Platform:
     shared_server_capacity: int = 50
     backup_dir: str = "/var/backups/odoo-saas"
     deletion_protection: bool = False
+    automation_account: str = "odoo-saas-automation"
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ def load_platform(params):
         shared_server_capacity=capacity,
         backup_dir=_backup_dir(params),
         deletion_protection=bool(params.get("deletion_protection")),
+        automation_account=_kubernetes_name(params, "automation_account", "odoo-saas-automation"),
     )
 
 

@@ -176,7 +176,7 @@ def test_objects_are_deterministic_and_independent(case):
 
 
 def test_apply_order_and_kinds_per_plan():
-    expected_common = ["Namespace/tenant-acme", "ResourceQuota/tenant-quota", "LimitRange/tenant-limits",
+    expected_common = ["Namespace/tenant-acme", "RoleBinding/odoo-saas-automation", "ResourceQuota/tenant-quota", "LimitRange/tenant-limits",
                        "NetworkPolicy/default-deny", "NetworkPolicy/allow-ingress-from-traefik",
                        "NetworkPolicy/allow-acme-http01-from-traefik", "NetworkPolicy/allow-egress-dns",
                        "NetworkPolicy/allow-egress-database", "NetworkPolicy/allow-odoo-to-itself"]
@@ -187,6 +187,14 @@ def test_apply_order_and_kinds_per_plan():
     names = [f"{o['kind']}/{o['metadata']['name']}" for o in build("acme", "large")[1]]
     assert names == expected_common + ["NetworkPolicy/allow-database-from-odoo"] + middle + [
         "Secret/postgres", "ConfigMap/postgres-init", "Service/postgres", "StatefulSet/postgres"] + tail
+
+
+def test_the_automation_binding_grants_only_the_tenant_role_to_the_automation():
+    spec, objects = build_case("small")
+    binding = objects[1]
+    assert binding["kind"] == "RoleBinding" and binding["metadata"]["namespace"] == spec.namespace
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "odoo-saas-tenant"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "odoo-saas-automation", "namespace": "saas-system"}]
 
 
 # --- rules that must never break --------------------------------------------------------
