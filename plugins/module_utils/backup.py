@@ -116,7 +116,7 @@ def verify_backup(path: str, *, read_data: bool = True) -> int:
 
 # --- files ----------------------------------------------------------------------------------------
 
-def _sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(READ_CHUNK), b""):
@@ -137,7 +137,7 @@ def _fsync_directory(directory: str) -> None:
         os.close(descriptor)
 
 
-def _prepare_directory(directory: str) -> None:
+def prepare_directory(directory: str) -> None:
     if not os.path.isdir(directory):
         os.makedirs(directory, mode=0o700, exist_ok=True)
         os.chmod(directory, 0o700)  # makedirs' mode is filtered by the umask
@@ -182,7 +182,7 @@ def backup_file_name(label: str, database: str, now: datetime) -> str:
 
 # --- the backup -----------------------------------------------------------------------------------
 
-def _check_arguments(database: str, label: str) -> None:
+def check_arguments(database: str, label: str) -> None:
     try:
         check_identifier(database, "database")
     except PgError as error:
@@ -207,42 +207,57 @@ def _dump(server: ServerConnection, database: str, target: str) -> None:
                           "exists, then run the backup again. No backup file was written.")
 
 
+def write_verified(final: str, *, owner: str, kind: str, write, verify, crash_points=(None, None, None)) -> BackupResult:
+    """Write a file that appears under `final` only complete, flushed and verified.
+
+    `write(partial)` fills a hidden temporary (0600) next to `final`, `verify(partial)` reads it
+    back and returns its entry count; then it is hashed and renamed. Under the lock of `owner`
+    (label-database: its dump and filestore archive take turns), the temporaries a dead run left
+    for this `kind` of file are removed first. `crash_points`: reached once written, verified and
+    renamed. OSError is left to the caller to word."""
+    written, verified, renamed = crash_points
+    directory = os.path.dirname(final)
+    prepare_directory(directory)
+    with _Lock(os.path.join(directory, f".{owner}.lock")):
+        prefix = f".{owner}{kind}{PARTIAL_MARK}"
+        _remove_stale_partials(directory, prefix)
+        if os.path.exists(final):
+            raise BackupError(f"{final} already exists: keep it and run again in a second.")
+        descriptor, partial = tempfile.mkstemp(prefix=prefix, dir=directory)  # created 0600
+        os.close(descriptor)
+        try:
+            write(partial)
+            if written:
+                reached(written)
+            os.chmod(partial, 0o600)
+            _fsync_file(partial)
+            entries = verify(partial)
+            result = BackupResult(path=final, sha256=file_sha256(partial), size=os.path.getsize(partial), entries=entries)
+            if verified:
+                reached(verified)
+            os.rename(partial, final)
+        except BaseException:
+            _remove_quietly(partial)
+            raise
+        _fsync_directory(directory)
+        if renamed:
+            reached(renamed)
+        return result
+
+
 def backup_database(server: ServerConnection, database: str, directory: str, *, label: str,
                     now: datetime | None = None) -> BackupResult:
     """Dump the database into directory, verify it and return where it is and its checksum."""
-    _check_arguments(database, label)
+    check_arguments(database, label)
     final = os.path.join(directory, backup_file_name(label, database, now or datetime.now(timezone.utc)))
     try:
-        _prepare_directory(directory)
-        with _Lock(os.path.join(directory, f".{label}-{database}.lock")):
-            return _backup_locked(server, database, directory, final, f".{label}-{database}{PARTIAL_MARK}")
+        return write_verified(final, owner=f"{label}-{database}", kind="",
+                              write=lambda partial: _dump(server, database, partial),
+                              verify=lambda partial: _verify_new_dump(server, database, partial),
+                              crash_points=("backup:dump-written", "backup:verified", "backup:renamed"))
     except OSError as error:
         raise BackupError(f"backup of database {database} into {directory} failed: {error}. Check the directory "
                           "(space, permissions) and run the backup again.") from None
-
-
-def _backup_locked(server: ServerConnection, database: str, directory: str, final: str, prefix: str) -> BackupResult:
-    _remove_stale_partials(directory, prefix)
-    if os.path.exists(final):
-        raise BackupError(f"backup {final} of database {database} already exists: keep it and run again in a "
-                          "second, or use another label.")
-    descriptor, partial = tempfile.mkstemp(prefix=prefix, dir=directory)  # created 0600
-    os.close(descriptor)
-    try:
-        _dump(server, database, partial)
-        reached("backup:dump-written")
-        os.chmod(partial, 0o600)
-        _fsync_file(partial)
-        entries = _verify_new_dump(server, database, partial)
-        result = BackupResult(path=final, sha256=_sha256(partial), size=os.path.getsize(partial), entries=entries)
-        reached("backup:verified")
-        os.rename(partial, final)
-    except BaseException:
-        _remove_quietly(partial)
-        raise
-    _fsync_directory(directory)
-    reached("backup:renamed")
-    return result
 
 
 def existing_backup(path: str) -> BackupResult:
@@ -250,7 +265,7 @@ def existing_backup(path: str) -> BackupResult:
     and hashed, for a run that was killed before it recorded it."""
     try:
         entries = verify_backup(path)
-        return BackupResult(path=path, sha256=_sha256(path), size=os.path.getsize(path), entries=entries)
+        return BackupResult(path=path, sha256=file_sha256(path), size=os.path.getsize(path), entries=entries)
     except OSError as error:
         raise BackupError(f"cannot read backup {path}: {error}. Check the backup directory and run again.") from None
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import os
 import tarfile
-import tempfile
 from datetime import datetime, timezone
 
-from .backup import (PARTIAL_MARK, BackupError, BackupResult, _check_arguments, _fsync_directory, _fsync_file, _Lock,
-                     _prepare_directory, _remove_quietly, _remove_stale_partials, _sha256, backup_file_name)
+from .backup import BackupError, BackupResult, backup_file_name, check_arguments, file_sha256, write_verified
 
 SUFFIX = ".filestore.tar.gz"
 
@@ -77,30 +75,15 @@ def verify_archive(path: str) -> int:
 def archive_filestore(source: str, directory: str, database: str, *, label: str,
                       now: datetime | None = None) -> BackupResult:
     """Archive the directory `source` into `directory`, verified; returns where and its checksum."""
-    _check_arguments(database, label)
+    check_arguments(database, label)
     final = os.path.join(directory, archive_name(label, database, now or datetime.now(timezone.utc)))
+
+    def write(partial):
+        with tarfile.open(partial, "w:gz") as archive:
+            archive.add(source, arcname="filestore")
+
     try:
-        _prepare_directory(directory)
-        with _Lock(os.path.join(directory, f".{label}-{database}.lock")):
-            prefix = f".{label}-{database}.filestore{PARTIAL_MARK}"
-            _remove_stale_partials(directory, prefix)
-            if os.path.exists(final):
-                raise BackupError(f"filestore archive {final} already exists: keep it and run again in a second.")
-            descriptor, partial = tempfile.mkstemp(prefix=prefix, dir=directory)  # created 0600
-            os.close(descriptor)
-            try:
-                with tarfile.open(partial, "w:gz") as archive:
-                    archive.add(source, arcname="filestore")
-                _fsync_file(partial)
-                entries = verify_archive(partial)
-                result = BackupResult(path=final, sha256=_sha256(partial), size=os.path.getsize(partial),
-                                      entries=entries)
-                os.rename(partial, final)
-            except BaseException:
-                _remove_quietly(partial)
-                raise
-            _fsync_directory(directory)
-            return result
+        return write_verified(final, owner=f"{label}-{database}", kind=".filestore", write=write, verify=verify_archive)
     except OSError as error:
         raise BackupError(f"archiving the filestore {source} into {directory} failed: {error}. Check the directory "
                           "(space, permissions) and run again; nothing was dropped.") from None
@@ -110,4 +93,4 @@ def existing_archive(path: str) -> BackupResult:
     """An archive already under its final name (renamed only once verified), verified again and
     hashed, for a run killed before it recorded it."""
     entries = verify_archive(path)
-    return BackupResult(path=path, sha256=_sha256(path), size=os.path.getsize(path), entries=entries)
+    return BackupResult(path=path, sha256=file_sha256(path), size=os.path.getsize(path), entries=entries)
