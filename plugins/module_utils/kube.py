@@ -281,10 +281,12 @@ class Kube:
             return Change(kind, name, namespace, "created", None, after)
         return Change(kind, name, namespace, "updated" if before != after else "unchanged", before, after)
 
-    def apply_all(self, objects, check_mode=False):
+    def apply_all(self, objects, check_mode=False, known=None):
+        """Apply each object in order. `known`: live objects the caller just read, by (kind, name)."""
         changes = []
         for obj in objects:
-            changes.append(self.apply(obj, check_mode))
+            live = (known or {}).get((obj["kind"], obj["metadata"]["name"]), MISSING)
+            changes.append(self.apply(obj, check_mode, live=live))
             reached(f"after-apply:{obj['kind']}/{obj['metadata']['name']}")
         return changes
 

@@ -114,7 +114,7 @@ def _ensure_shared_database(run, spec, record, tenant_secrets):
     run.record_sql(record.server, statements, executed=not run.check_mode)
 
 
-def _apply_workloads(run, spec, workloads):
+def _apply_workloads(run, spec, workloads, known=None):
     """StatefulSet and init Job first, wait for the Job, then Odoo and its route: Odoo must
     not start on a database that is not initialised yet."""
     namespace = spec.namespace
@@ -131,7 +131,7 @@ def _apply_workloads(run, spec, workloads):
             after_job.append(obj)
         else:
             before_job.append(obj)
-    run.record_changes(run.kube.apply_all(before_job, run.check_mode))
+    run.record_changes(run.kube.apply_all(before_job, run.check_mode, known=known))
     if not run.check_mode and run.kube.get("batch/v1", "Job", INIT_JOB, namespace) is not None:
         run.say(f"waiting for the database initialisation Job in {namespace}")
         run.kube.wait_job_complete(namespace, INIT_JOB, run.wait_timeout, progress=run.say)
@@ -179,16 +179,16 @@ def converge(run, spec, suspended=False):
     tenant_secrets = credentials.read_or_generate(run.kube, spec.namespace, spec.db_strategy == "dedicated")
     target = database_target(run, spec, record)
     objects = manifests.tenant_objects(spec, run.platform, target, tenant_secrets, suspended=suspended)[len(access):]
-    volumes.keep_existing_sizes(run, objects, spec.namespace)
+    read = volumes.keep_existing_sizes(run, objects, spec.namespace)
     foundation, workloads = _split(objects)
     run.say(f"applying {len(foundation)} namespace, policy, secret and storage objects")
-    run.record_changes(run.kube.apply_all(foundation, run.check_mode))
+    run.record_changes(run.kube.apply_all(foundation, run.check_mode, known=read))
     reached("after-foundation")
     if spec.db_strategy == "shared":
         _ensure_shared_database(run, spec, record, tenant_secrets)
     reached("after-database")
     run.say(f"applying {len(workloads)} workload and route objects")
-    _apply_workloads(run, spec, workloads)
+    _apply_workloads(run, spec, workloads, known=read)
     _wait_workloads(run, spec)
     reached("before-ledger-state")
     state = "suspended" if suspended else "active"

@@ -27,18 +27,21 @@ def _keep(run, wanted_claim, existing_size, what):
 
 
 def keep_existing_sizes(run, objects, namespace):
-    """Set the sizes of existing claims and StatefulSet claim templates on `objects`, in place."""
+    """Set the sizes of existing claims and StatefulSet claim templates on `objects`, in place.
+    Returns the live objects it read, {(kind, name): object or None}, for the apply to reuse."""
+    read = {}
     for obj in objects:
         name = obj["metadata"]["name"]
         if obj["kind"] == "PersistentVolumeClaim":
-            existing = run.kube.get("v1", "PersistentVolumeClaim", name, namespace)
+            existing = read[("PersistentVolumeClaim", name)] = run.kube.get("v1", "PersistentVolumeClaim", name, namespace)
             if existing:
                 _keep(run, obj, _claim_storage(existing), f"PersistentVolumeClaim {namespace}/{name}")
         elif obj["kind"] == "StatefulSet":
-            existing = run.kube.get("apps/v1", "StatefulSet", name, namespace)
+            existing = read[("StatefulSet", name)] = run.kube.get("apps/v1", "StatefulSet", name, namespace)
             if not existing:
                 continue
             had = {t["metadata"]["name"]: _claim_storage(t) for t in existing["spec"].get("volumeClaimTemplates") or []}
             for template in obj["spec"].get("volumeClaimTemplates") or []:
                 claim = template["metadata"]["name"]
                 _keep(run, template, had.get(claim), f"the {claim} volumes of StatefulSet {namespace}/{name}")
+    return read
