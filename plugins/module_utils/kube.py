@@ -194,11 +194,16 @@ class Kube:
 
     def _headers(self, content_type):
         headers = {"Content-Type": content_type, "Accept": "application/json"}
-        # Bearer tokens (static or refreshed by the kubeconfig's exec/auth-provider hook);
-        # client certificates are already in the pool manager's TLS settings.
-        token = self.api.configuration.get_api_key_with_prefix("authorization")
-        if token:
-            headers["Authorization"] = token
+        # Bearer tokens, as the client itself sends them (a kubeconfig's token is kept under
+        # "BearerToken", refreshed by its exec/auth-provider hook); client certificates are
+        # already in the pool manager's TLS settings.
+        for setting in self.api.configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"].title()] = setting["value"]
+        if "Authorization" not in headers:
+            token = self.api.configuration.get_api_key_with_prefix("authorization")
+            if token:
+                headers["Authorization"] = token
         return headers
 
     def request(self, method, path, body=None, query=None, content_type="application/json"):

@@ -53,3 +53,17 @@ def connection(namespace, automation_name="odoo-saas-automation"):
     token = bootstrap.service_account_token(layout.kubeconfig, namespace, automation_name, seconds=3600)
     return {"kubeconfig": None, "host": cluster["server"], "api_key": token, "validate_certs": True,
             "ca_cert": cluster["certificate-authority"]}
+
+
+def write_kubeconfig(path, connection_params):
+    """A kubeconfig for those credentials, as roles/saas_system exports one for the playbooks."""
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "automation",
+        "clusters": [{"name": "local", "cluster": {"server": connection_params["host"],
+                                                   "certificate-authority": connection_params["ca_cert"]}}],
+        "users": [{"name": "automation", "user": {"token": connection_params["api_key"]}}],
+        "contexts": [{"name": "automation", "context": {"cluster": "local", "user": "automation"}}],
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path

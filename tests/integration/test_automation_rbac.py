@@ -14,6 +14,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import Kube, Ku
 from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant_info
 
 from . import automation_rbac, tenants
+from .test_playbooks import playbook, recap_changed
 from .conftest import gone
 
 PLATFORM_NAMESPACE = "saas-dev"  # the local inventory's, where the tenant module looks for its account
@@ -175,3 +176,16 @@ def test_a_removal_finishes_in_a_namespace_already_terminating(api, core, as_aut
     server = next(s for s in (tenants.SHARED_1, tenants.SHARED_2) if s.name == database["server"])
     with tenants.connect(server) as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database["name"],)).fetchone() is None
+
+
+def test_the_tenant_playbooks_run_with_the_automations_kubeconfig(core, automation, tmp_path):
+    """What an AWX or Semaphore template runs, with the kubeconfig roles/saas_system exports."""
+    kubeconfig = automation_rbac.write_kubeconfig(tmp_path / "automation.kubeconfig", automation)
+    name = tenants.unique("pbrbac")
+    as_automation = ["-e", f"odoo_saas_kubeconfig={kubeconfig}", "-e", f"tenant_name={name}"]
+    provisioned = playbook("tenant_provision.yml", *as_automation, "-e", "tenant_plan=small")
+    assert recap_changed(provisioned.stdout) == 1
+    assert playbook("tenant_provision.yml", *as_automation, "-e", "tenant_plan=small").stdout.count("changed=0") == 1
+    removed = playbook("tenant_decommission.yml", *as_automation, "-e", f"tenant_confirm={name}")
+    assert "state: deleted" in removed.stdout
+    assert gone(core.read_namespace, f"tenant-{name}")
