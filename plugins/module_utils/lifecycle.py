@@ -167,6 +167,9 @@ def converge(run, spec, suspended=False):
     # The API server answers (and the placed server accepts a connection) before anything is
     # written: a run that finds a dependency down stops with nothing touched.
     live_namespace = run.kube.get("v1", "Namespace", spec.namespace)
+    if live_namespace and live_namespace["metadata"].get("deletionTimestamp"):
+        raise ConflictError(f"namespace {spec.namespace} is still terminating (the tenant was being removed): "
+                            "wait until it is gone, then run again; nothing was changed")
     record, ledger_changed = ledger.reserve(run.ledger, spec, run.check_mode)
     if ledger_changed:
         run.record_ledger(f"tenant {spec.name} recorded (plan {spec.plan.name}, server {record.server or 'dedicated'})")

@@ -100,8 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["build", "up", "down", "status"])
+    parser.add_argument("extra", nargs="?", choices=sorted(build.EXTRAS),
+                        help="build: one tool the tests use besides the platform; prints its directory")
     args = parser.parse_args(argv)
-    if args.command == "build":
+    if args.command == "build" and args.extra:
+        print(build.ensure(build.EXTRAS[args.extra]))
+    elif args.command == "build":
         build.ensure_built()
     elif args.command == "up":
         up()

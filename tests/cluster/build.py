@@ -83,6 +83,14 @@ NETPOL_ANALYZER = Component(
 )
 
 
+# Not part of the platform either: the image-build host scenario (extensions/molecule_host/
+# image_build) runs it inside its host, where MicroK8s' registry addon would listen.
+OCI_REGISTRY = Component(
+    "oci-registry", "v0.22.1", "oci-registry", ("github.com/google/go-containerregistry/cmd/registry",), "-s -w",
+)
+EXTRAS = {component.name: component for component in (NETPOL_ANALYZER, OCI_REGISTRY)}
+
+
 def binary(name: str) -> Path:
     """Path of a built binary, e.g. binary('kube-apiserver')."""
     for component in COMPONENTS:

@@ -162,6 +162,9 @@ def test_a_removal_finishes_in_a_namespace_already_terminating(api, core, as_aut
         assert time.monotonic() < deadline, "the namespace controller did not remove the RoleBinding"
         time.sleep(0.5)
 
+    result, failure = tenants.tenant(as_automation(name, plan="small"))
+    assert failure and "still terminating" in failure and not result["changed"], failure
+
     with ThreadPoolExecutor(max_workers=1) as pool:
         removal = pool.submit(tenants.tenant, as_automation(name, state="absent", confirm=name))
         time.sleep(3)

@@ -34,7 +34,7 @@ def test_client_certificates_add_no_authorization_header(tmp_path):
     # The local platform's admin kubeconfig: the certificate goes in the TLS handshake.
     (tmp_path / "client.crt").write_text("not read until a connection is made")
     (tmp_path / "client.key").write_text("not read until a connection is made")
-    kube = Kube.connect(kubeconfig=_kubeconfig(tmp_path, {"client-certificate": str(tmp_path / "client.crt"),
-                                                           "client-key": str(tmp_path / "client.key")}))
+    user = {"client-certificate": str(tmp_path / "client.crt"), "client-key": str(tmp_path / "client.key")}
+    kube = Kube.connect(kubeconfig=_kubeconfig(tmp_path, user))
     assert "Authorization" not in kube._headers("application/json")
     assert kube.api.configuration.cert_file == str(tmp_path / "client.crt")
