@@ -200,10 +200,6 @@ class Kube:
         for setting in self.api.configuration.auth_settings().values():
             if setting.get("in") == "header" and setting.get("value"):
                 headers[setting["key"].title()] = setting["value"]
-        if "Authorization" not in headers:
-            token = self.api.configuration.get_api_key_with_prefix("authorization")
-            if token:
-                headers["Authorization"] = token
         return headers
 
     def request(self, method, path, body=None, query=None, content_type="application/json"):

@@ -142,11 +142,8 @@ def _apply_workloads(run, spec, workloads, known=None):
 def _ensure_access(run, namespace, access, live_namespace=MISSING):
     """The namespace and the automation's RoleBinding in it, before anything inside is read:
     the automation's ServiceAccount has no access to a namespace that does not bind it."""
-    changes = []
-    for obj in access:
-        live = live_namespace if obj["kind"] == "Namespace" else MISSING
-        changes.append(run.kube.apply(obj, run.check_mode, live=live))
-        reached(f"after-apply:{obj['kind']}/{obj['metadata']['name']}")
+    known = None if live_namespace is MISSING else {("Namespace", namespace): live_namespace}
+    changes = run.kube.apply_all(access, run.check_mode, known=known)
     run.record_changes(changes)
     if any(change.kind == "RoleBinding" and change.changed for change in changes) and not run.check_mode:
         # RBAC takes effect once the API server's authorizer has seen the binding (usually at once).
