@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kubernetes import client, config, dynamic
 
-from . import settings
+from . import pod_network, settings
 
 FIELD_MANAGER = "odoo-saas-local-cluster"
 TRAEFIK_NAMESPACE = "traefik"
@@ -19,7 +19,8 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(kubeconfig))
 
 
-def _node(name: str) -> dict:
+def _node(index: int, name: str) -> dict:
+    pod_cidr = pod_network.node_pod_cidr(index)
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -34,6 +35,8 @@ def _node(name: str) -> dict:
                 "microk8s.io/cluster": "true",
             },
         },
+        # Settable once (the node IPAM controller is off here): kwok takes pod IPs from it.
+        "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
         "status": {
             "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110", "ephemeral-storage": "200Gi"},
             "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110", "ephemeral-storage": "200Gi"},
@@ -49,7 +52,7 @@ def objects() -> list[dict]:
         {"apiGroups": ["networking.k8s.io", "extensions"], "resources": ["ingresses/status"], "verbs": ["update"]},
     ]
     return [
-        *(_node(name) for name in settings.NODE_NAMES),
+        *(_node(index, name) for index, name in enumerate(settings.NODE_NAMES, start=1)),
         {
             "apiVersion": "storage.k8s.io/v1",
             "kind": "StorageClass",

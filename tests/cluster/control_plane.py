@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import build, kubeconfig, pki, settings
+from . import build, kubeconfig, pki, pod_network, settings
 from .processes import Daemon, https_ok, wait_until
 from .progress import step
 
@@ -130,6 +130,8 @@ def daemons(paths: Layout | None = None) -> list[Daemon]:
         "--manage-all-nodes=true",
         f"--server-address=127.0.0.1:{PORTS.kwok}",
         "--node-lease-duration-seconds=40",
+        # Pods of Nodes without a spec.podCIDR; the platform's own Nodes set theirs (bootstrap).
+        f"--cidr={pod_network.UNASSIGNED_NODES_CIDR}",
     ]
     kwok_args += [f"--config={stage}" for stage in build.kwok_stages()]
     kwok = Daemon("kwok", run, kwok_args)
