@@ -18,7 +18,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from . import quantity
+from . import quantity, workload_problems
 from .crashpoints import reached
 from .errors import DependencyError, SaasError
 
@@ -56,12 +56,22 @@ KINDS = {
     ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
 }
+# Read, never written: the nodes' room (a plan's fit) and events (why a wait cannot end).
+READ_ONLY_KINDS = {
+    ("v1", "Node"): ("nodes", False),
+    ("v1", "Event"): ("events", True),
+}
 MISSING = object()  # apply(): the live object was not read by the caller
 NOISE_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
 
 
 class KubeError(SaasError):
-    """The API server refused a request; the message says which object and why."""
+    """The API server refused a request; the message says which object and why. `status`: the
+    HTTP status of the refusal (None when no request was refused, e.g. a wait that failed)."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -87,7 +97,7 @@ class Change:
 
 def _path(api_version, kind, namespace=None, name=None):
     try:
-        plural, namespaced = KINDS[(api_version, kind)]
+        plural, namespaced = KINDS.get((api_version, kind)) or READ_ONLY_KINDS[(api_version, kind)]
     except KeyError:
         raise KubeError(f"{api_version} {kind} is not a kind this collection manages") from None
     base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
@@ -163,6 +173,7 @@ class Kube:
         # Saves the requests, and the automation may not read in a namespace that has no
         # RoleBinding for it yet, so a read there would be refused rather than answered 404.
         self.absent_namespaces = set()
+        self._nodes = MISSING
 
     @classmethod
     def connect(cls, kubeconfig=None, context=None, host=None, api_key=None, validate_certs=True, ca_cert=None,
@@ -222,7 +233,7 @@ class Kube:
         if response.status == 404:
             return None
         if response.status >= 400:
-            raise KubeError(self._refusal(method, path, response))
+            raise KubeError(self._refusal(method, path, response), response.status)
         return json.loads(response.data or b"null")
 
     @staticmethod
@@ -255,6 +266,18 @@ class Kube:
         query = {"labelSelector": label_selector} if label_selector else None
         result = self.request("GET", _path(api_version, kind, namespace), query=query)
         return (result or {}).get("items", [])
+
+    def nodes(self):
+        """The cluster's Nodes, read once per connection (their room changes slowly); None when
+        these credentials may not read them."""
+        if self._nodes is MISSING:
+            try:
+                self._nodes = self.list("v1", "Node")
+            except KubeError as error:
+                if error.status != 403:
+                    raise
+                self._nodes = None
+        return self._nodes
 
     def apply(self, obj, check_mode=False, live=MISSING):
         """Server-side apply of one object unless it is already up to date. `live`: the object
@@ -299,18 +322,21 @@ class Kube:
         answer = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
         return bool(((answer or {}).get("status") or {}).get("allowed"))
 
-    def delete(self, api_version, kind, name, namespace=None, check_mode=False):
-        live = self.get(api_version, kind, name, namespace)
+    def delete(self, api_version, kind, name, namespace=None, check_mode=False, live=MISSING, propagation="Foreground"):
+        """`live`: the object as the caller just read it (saves the GET)."""
+        if live is MISSING:
+            live = self.get(api_version, kind, name, namespace)
         if live is None:
             return Change(kind, name, namespace, "absent")
         if not check_mode:
-            body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
+            body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
             self.request("DELETE", _path(api_version, kind, namespace, name), body=body)
             reached(f"after-delete:{kind}/{name}")
         return Change(kind, name, namespace, "deleted", clean(live), None)
 
-    def wait(self, what, check, timeout, interval=0.5, progress=None):
-        """Poll check() until truthy; raises KubeError naming what did not happen in time."""
+    def wait(self, what, check, timeout, interval=0.5, progress=None, state=None, explain_timeout=None):
+        """Poll check() until truthy; raises KubeError naming what did not happen in time. `state()`
+        says what is seen now (in progress messages); `explain_timeout()` adds why, to the timeout."""
         started = time.monotonic()
         next_report = started + 15
         while True:
@@ -319,9 +345,11 @@ class Kube:
                 return value
             now = time.monotonic()
             if now - started > timeout:
-                raise KubeError(f"timed out after {timeout:.0f}s waiting for {what}")
+                detail = explain_timeout() if explain_timeout else ""
+                raise KubeError(f"timed out after {timeout:.0f}s waiting for {what}" + (f": {detail}" if detail else ""))
             if progress and now >= next_report:
-                progress(f"waiting for {what} ({now - started:.0f}s so far)")
+                seen = state() if state else ""
+                progress(f"waiting for {what} ({now - started:.0f}s so far" + (f"; {seen}" if seen else "") + ")")
                 next_report = now + 15
             time.sleep(interval)
 
@@ -329,22 +357,24 @@ class Kube:
         self.wait(f"{kind} {name} to be deleted", lambda: self.get(api_version, kind, name, namespace) is None,
                   timeout, progress=progress)
 
+    def _wait_workload(self, what, api_version, kind, name, namespace, finished, timeout, progress):
+        """Wait until finished(live object); fails as soon as what it waits for cannot happen."""
+        watch = WorkloadWatch(self, what, kind, name, namespace)
+
+        def check():
+            obj = self.get(api_version, kind, name, namespace)
+            if obj is not None and finished(obj):
+                return True
+            watch.look(obj)
+            return False
+        self.wait(what, check, timeout, progress=progress, state=watch.state, explain_timeout=watch.explain_timeout)
+
     def wait_job_complete(self, namespace, name, timeout=600, progress=None):
-        def complete():
-            job = self.get("batch/v1", "Job", name, namespace) or {}
-            status = job.get("status") or {}
-            for condition in status.get("conditions") or []:
-                if condition.get("type") == "Failed" and condition.get("status") == "True":
-                    raise KubeError(f"Job {namespace}/{name} failed: {condition.get('message', condition.get('reason'))}. "
-                                    f"Read its pod's log, fix the cause, delete the Job and run again.")
-            return status.get("succeeded", 0) >= 1
-        self.wait(f"Job {namespace}/{name} to complete", complete, timeout, progress=progress)
+        self._wait_workload(f"Job {namespace}/{name} to complete", "batch/v1", "Job", name, namespace,
+                            lambda job: ((job.get("status") or {}).get("succeeded") or 0) >= 1, timeout, progress)
 
     def wait_rollout(self, namespace, kind, name, timeout=600, progress=None):
-        api_version = "apps/v1"
-
-        def rolled_out():
-            obj = self.get(api_version, kind, name, namespace) or {}
+        def rolled_out(obj):
             spec, status = obj.get("spec") or {}, obj.get("status") or {}
             replicas = spec.get("replicas", 1)
             if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
@@ -353,4 +383,54 @@ class Kube:
             current = status.get("replicas") or 0
             updated = status.get("updatedReplicas") or 0
             return ready == replicas and current == replicas and (replicas == 0 or updated == replicas)
-        self.wait(f"{kind} {namespace}/{name} to be ready", rolled_out, timeout, progress=progress)
+        self._wait_workload(f"{kind} {namespace}/{name} to be ready", "apps/v1", kind, name, namespace, rolled_out,
+                            timeout, progress)
+
+
+class WorkloadWatch:
+    """What one wait sees behind its object: the object's conditions, its pods and their events.
+    Raises KubeError with Kubernetes' reason and what to do once a problem is definite
+    (thresholds: workload_problems)."""
+
+    def __init__(self, kube, what, kind, name, namespace, clock=time.monotonic):
+        self.kube, self.what, self.kind, self.name, self.namespace = kube, what, kind, name, namespace
+        self.clock = clock
+        self.stuck = workload_problems.Stuck(clock)
+        self.pods = []
+        self.problems = []
+        # Not on the first look: most waits end within a poll or two, and need no pod list.
+        self.pods_listed = clock()
+
+    def look(self, obj):
+        selector = workload_problems.match_labels_selector(obj)
+        if selector and self.clock() - self.pods_listed >= workload_problems.PODS_EVERY_SECONDS:
+            self.pods = self.kube.list("v1", "Pod", self.namespace, label_selector=selector)
+            self.pods_listed = self.clock()
+        self.problems = workload_problems.object_problems(self.kind, obj) + [
+            problem for pod in self.pods for problem in workload_problems.pod_problems(pod)]
+        lasting = self.stuck.lasting(self.problems)
+        if not lasting:
+            return
+        events, names = self._events(), self._names()
+        definite = [p for p in lasting if not (p.reason == "Unschedulable" and workload_problems.scaling_up(events, names))]
+        if definite:
+            raise KubeError(workload_problems.explain(self.what, definite[0], workload_problems.recent_warnings(events, names)))
+
+    def _names(self):
+        return {self.name} | {(pod.get("metadata") or {}).get("name") for pod in self.pods}
+
+    def _events(self):
+        try:
+            return self.kube.list("v1", "Event", self.namespace)
+        except KubeError:  # credentials that may not read events: the reasons above still hold
+            return []
+
+    def state(self):
+        return "; ".join(problem.summary() for problem in self.problems)
+
+    def explain_timeout(self):
+        parts = [f"last seen: {self.state()}"] if self.problems else []
+        warnings = workload_problems.recent_warnings(self._events(), self._names())
+        if warnings:
+            parts.append("recent warnings: " + "; ".join(warnings))
+        return "; ".join(parts)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import backup, credentials, filestore, ledger, manifests, naming, pg, volumes
+from . import backup, credentials, filestore, ledger, manifests, naming, node_fit, pg, volumes
 from .crashpoints import reached
 from .errors import ConflictError, SaasError, SpecError
 from .kube import MISSING
@@ -159,8 +159,20 @@ def _wait_workloads(run, spec):
         run.kube.wait_rollout(spec.namespace, kind, name, run.wait_timeout, progress=run.say)
 
 
+def _check_plan_fits_nodes(run, spec):
+    nodes = run.kube.nodes()
+    if nodes is None:
+        message = ("these credentials may not read the cluster's nodes, so whether the plan's pods fit a node was "
+                   "not checked (roles/saas_system grants the automation nodes get/list: run it again)")
+        if message not in run.warnings:
+            run.warn(message)
+        return
+    node_fit.check_plan_fits_nodes(spec.plan, spec.db_strategy, nodes, f"plans.{spec.plan.name}")
+
+
 def converge(run, spec, suspended=False):
     """Bring a tenant to present (active) or suspended, creating whatever is missing."""
+    _check_plan_fits_nodes(run, spec)
     # The API server answers (and the placed server accepts a connection) before anything is
     # written: a run that finds a dependency down stops with nothing touched.
     live_namespace = run.kube.get("v1", "Namespace", spec.namespace)
@@ -323,23 +335,58 @@ def _backup_filestore(run, record, store):
 
 
 def _stop_pods(run, record):
+    """Scale Odoo (and a dedicated PostgreSQL) to 0 and wait until no pod may hold a database
+    session. Pods that never started hold none: they are deleted, never waited for, and an
+    unfinished init Job goes with its pods (else it would make new ones)."""
+    namespace = record.namespace
     for kind in ("Deployment", "StatefulSet"):
-        for obj in run.kube.list("apps/v1", kind, record.namespace):
+        for obj in run.kube.list("apps/v1", kind, namespace):
             if (obj.get("spec") or {}).get("replicas", 0) == 0:
                 continue
             run.changed = True
-            run.actions.append(f"scaled {kind} {record.namespace}/{obj['metadata']['name']} to 0")
+            run.actions.append(f"scaled {kind} {namespace}/{obj['metadata']['name']} to 0")
             if not run.check_mode:
-                run.kube.request("PATCH", f"/apis/apps/v1/namespaces/{record.namespace}/{kind.lower()}s/{obj['metadata']['name']}/scale",
+                run.kube.request("PATCH", f"/apis/apps/v1/namespaces/{namespace}/{kind.lower()}s/{obj['metadata']['name']}/scale",
                                  body={"spec": {"replicas": 0}}, content_type="application/merge-patch+json")
                 reached(f"after-scale:{kind}/{obj['metadata']['name']}")
+    _delete_unfinished_init_job(run, namespace)
     if not run.check_mode:
-        run.say(f"waiting for the pods of {record.namespace} to stop")
-        run.kube.wait(f"the pods of {record.namespace} to stop", lambda: not _live_pods(run, record.namespace),
+        run.say(f"waiting for the pods of {namespace} to stop")
+        run.kube.wait(f"the pods of {namespace} to stop", lambda: not _live_pods(run, namespace),
                       run.wait_timeout, progress=run.say)
 
 
+def _delete_unfinished_init_job(run, namespace):
+    job = run.kube.get("batch/v1", "Job", INIT_JOB, namespace)
+    if job is None or (job.get("status") or {}).get("succeeded") or (job.get("metadata") or {}).get("deletionTimestamp"):
+        return
+    run.changed = True
+    run.actions.append(f"deleted the unfinished Job {namespace}/{INIT_JOB}")
+    # Background: the garbage collector deletes its pods; Foreground would keep the Job until they are gone.
+    run.kube.delete("batch/v1", "Job", INIT_JOB, namespace, check_mode=run.check_mode, live=job, propagation="Background")
+
+
+def never_started(pod):
+    """A pod none of whose containers has run: unscheduled, pulling its image, or unable to."""
+    status = pod.get("status") or {}
+    return status.get("phase") == "Pending" and not any(
+        (container.get("state") or {}).get("running") or (container.get("state") or {}).get("terminated")
+        or (container.get("lastState") or {}).get("terminated")
+        for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []))
+
+
 def _live_pods(run, namespace):
-    """Pods that may still hold database sessions (a finished Job's pod does not)."""
-    return [p for p in run.kube.list("v1", "Pod", namespace)
-            if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    """Pods that may still hold database sessions (a finished Job's pod does not). Pods that
+    never started are deleted here rather than waited for."""
+    live = []
+    for pod in run.kube.list("v1", "Pod", namespace):
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        if never_started(pod):
+            if not (pod.get("metadata") or {}).get("deletionTimestamp"):
+                run.changed = True
+                run.actions.append(f"deleted the pod {namespace}/{pod['metadata']['name']}, which never started")
+                run.kube.delete("v1", "Pod", pod["metadata"]["name"], namespace, live=pod, propagation="Background")
+            continue
+        live.append(pod)
+    return live

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import settings
+from . import failure_stages, settings
 from .progress import step
 
 
@@ -158,8 +158,9 @@ KWOK_STAGES = (
 
 def kwok_stages() -> list[Path]:
     """kwok's own Stage definitions (pods Ready, Jobs complete, deleted pods removed, nodes
-    heartbeating), taken from the kwok module that was built, kept beside the binary."""
-    return [kwok_stage_dir() / Path(stage).name for stage in KWOK_STAGES]
+    heartbeating), taken from the kwok module that was built, kept beside the binary; then the
+    failure stages tests select pods into (failure_stages)."""
+    return [kwok_stage_dir() / Path(stage).name for stage in KWOK_STAGES] + failure_stages.files()
 
 
 def kwok_stage_dir() -> Path:

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Whether a plan's largest pod fits any node at all, checked before anything is written.
+
+Only the nodes' allocatable room counts, not what other pods already request: that changes
+by the minute (and the scheduler says so, with the wait failing on Unschedulable); a pod
+larger than every node can never run.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from . import quantity
+from .errors import SpecError
+from .manifests_base import DATABASE, bytes_text, cpu_text
+from .manifests_quota import budget
+
+NO_SCHEDULE_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+def schedulable(node):
+    """A node new pods may go to: not cordoned, no taint that repels pods without tolerations."""
+    spec = node.get("spec") or {}
+    if spec.get("unschedulable"):
+        return False
+    return not any(taint.get("effect") in NO_SCHEDULE_EFFECTS for taint in spec.get("taints") or [])
+
+
+def _allocatable(node, resource):
+    value = quantity.parse(((node.get("status") or {}).get("allocatable") or {}).get(resource, "0"))
+    return Fraction(value) if value is not None else Fraction(0)
+
+
+def _fields(plan_field, component):
+    if component == DATABASE:
+        return f"{plan_field}.db_resources.cpu", f"{plan_field}.db_resources.memory"
+    return f"{plan_field}.cpu", f"{plan_field}.memory"
+
+
+def check_plan_fits_nodes(plan, db_strategy, nodes, plan_field):
+    """Raises SpecError naming the plan setting when one of the plan's pods is larger than
+    every schedulable node. `nodes`: the Node objects as listed."""
+    candidates = [node for node in nodes if schedulable(node)]
+    if not candidates:
+        raise SpecError(plan_field, f"none of the cluster's {len(nodes)} nodes takes new pods (all cordoned or "
+                                    "tainted NoSchedule): uncordon or add a node; nothing was changed")
+    for cost in sorted(budget(plan, db_strategy), key=lambda c: (c.cpu, c.memory), reverse=True):
+        if any(_allocatable(n, "cpu") >= cost.cpu and _allocatable(n, "memory") >= cost.memory for n in candidates):
+            continue
+        most_cpu = max(candidates, key=lambda n: _allocatable(n, "cpu"))
+        most_memory = max(candidates, key=lambda n: _allocatable(n, "memory"))
+        cpu_field, memory_field = _fields(plan_field, cost.component)
+        too_much_cpu = not any(_allocatable(n, "cpu") >= cost.cpu for n in candidates)
+        field = cpu_field if too_much_cpu else memory_field
+        raise SpecError(field, (
+            f"plan {plan.name!r}: its {cost.component} pod requests {cpu_text(cost.cpu)} cpu and "
+            f"{bytes_text(cost.memory)} memory, more than any of the {len(candidates)} schedulable nodes can hold "
+            f"(at most {cpu_text(_allocatable(most_cpu, 'cpu'))} cpu on {most_cpu['metadata']['name']}, "
+            f"{bytes_text(_allocatable(most_memory, 'memory'))} memory on {most_memory['metadata']['name']}, "
+            "allocatable): lower the plan's "
+            f"{'cpu' if too_much_cpu else 'memory'} or add a larger node; nothing was changed"))
