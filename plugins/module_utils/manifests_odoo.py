@@ -5,18 +5,31 @@ Deployments, Service and Ingress, all on the official image's conventions (ODOO.
 
 from __future__ import annotations
 
+import hashlib
+
 from .manifests_base import (
     CONFIG_HASH_ANNOTATION, CONFIG_SECRET, CRON, CRON_DEPLOYMENT, DB_INIT, FILESTORE_CLAIM, HTTP_PORT, INGRESS,
-    INIT_JOB, NAME_LABEL, ODOO, ODOO_SERVICE, SERVICE_ACCOUNT, TENANT_LABEL, TLS_SECRET, WEB, WEB_DEPLOYMENT,
+    INIT_JOB, NAME_LABEL, ODOO, ODOO_SERVICE, SERVICE_ACCOUNT, TENANT_LABEL, WEB, WEB_DEPLOYMENT,
     WEBSOCKET_PORT, base_labels, bytes_text, component_labels, metadata, quantity, selector,
 )
 from .manifests_odoo_config import (
-    CRON_DB_MAXCONN, CRON_THREADS, DATA_DIR, INIT_DB_MAXCONN, ODOO_CONF, ODOO_CONF_DIR, config_hash, memory_limits,
+    CRON_DB_MAXCONN, CRON_THREADS, DATA_DIR, INIT_DB_MAXCONN, LIMIT_TIME_REAL, ODOO_CONF, ODOO_CONF_DIR, config_hash,
+    memory_limits,
 )
 from .manifests_quota import cost
 
-ODOO_UID = 100
-ODOO_GID = 101
+# (uid, gid) of the `odoo` user of the official image per Odoo version: the Debian package's
+# postinst creates it with `adduser --system --group`, which takes the first free system ids
+# (from 100) of the image's base. 16.0 is on debian:bullseye-slim and 17.0 on ubuntu:jammy,
+# where _apt already holds uid 100 and the group `users` gid 100: odoo is 101:101 (reported
+# by users for odoo:17; 16.0 is inferred from its base image, not observed). 18.0 and 19.0
+# are on ubuntu:noble, whose _apt has the static uid 42: odoo is 100:101 (reported for both).
+ODOO_USER_IDS = {
+    "16.0": (101, 101),
+    "17.0": (101, 101),
+    "18.0": (100, 101),
+    "19.0": (100, 101),
+}
 TMP_SIZE = "1Gi"
 INIT_BACKOFF_LIMIT = 3
 INIT_DEADLINE_SECONDS = 1800
@@ -129,16 +142,17 @@ def _container(spec, component, command, args, extra=None):
 
 
 def _pod_spec(spec, container, restart_policy=None):
+    uid, gid = ODOO_USER_IDS[spec.odoo_version]
     pod = {
         "serviceAccountName": SERVICE_ACCOUNT,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": ODOO_UID,
-            "runAsGroup": ODOO_GID,
+            "runAsUser": uid,
+            "runAsGroup": gid,
             # The image's `odoo` user must be able to write the filestore on the claim.
-            "fsGroup": ODOO_GID,
+            "fsGroup": gid,
             "fsGroupChangePolicy": "OnRootMismatch",
             "seccompProfile": {"type": "RuntimeDefault"},
         },
@@ -189,6 +203,19 @@ def init_job(spec, database):
     }
 
 
+# Probes of the web pod, all on Odoo's own /web/health. Liveness restarts a server that has
+# not answered for longer than limit_time_real: a worker serving a long report (up to
+# LIMIT_TIME_REAL) may keep every worker busy, and Odoo itself kills a request that runs past
+# it, so only a dead or hung server fails liveness. Startup gives a first boot as long as the
+# init Job may take (module installs and upgrades load on start); readiness takes a busy or
+# starting pod out of the Service without restarting it.
+LIVENESS_PERIOD_SECONDS = 60
+LIVENESS_TIMEOUT_SECONDS = 10
+LIVENESS_FAILURES = LIMIT_TIME_REAL // LIVENESS_PERIOD_SECONDS + 1
+STARTUP_PERIOD_SECONDS = 10
+STARTUP_FAILURES = INIT_DEADLINE_SECONDS // STARTUP_PERIOD_SECONDS
+
+
 def _health(period, timeout, failures):
     return {"httpGet": {"path": "/web/health", "port": "http"}, "periodSeconds": period,
             "timeoutSeconds": timeout, "failureThreshold": failures}
@@ -221,10 +248,9 @@ def web_deployment(spec, conf, suspended):
         ports.append({"name": "websocket", "containerPort": WEBSOCKET_PORT, "protocol": "TCP"})
     container = _container(spec, WEB, ["odoo"], ["-c", ODOO_CONF, "--max-cron-threads=0"], {
         "ports": ports,
-        # Starting can take minutes after an upgrade; liveness only begins once started.
-        "startupProbe": _health(10, 5, 60),
+        "startupProbe": _health(STARTUP_PERIOD_SECONDS, 5, STARTUP_FAILURES),
         "readinessProbe": _health(10, 5, 3),
-        "livenessProbe": _health(30, 10, 4),
+        "livenessProbe": _health(LIVENESS_PERIOD_SECONDS, LIVENESS_TIMEOUT_SECONDS, LIVENESS_FAILURES),
     })
     return _deployment(spec, WEB_DEPLOYMENT, WEB, 0 if suspended else spec.plan.replicas, container, conf)
 
@@ -248,6 +274,24 @@ def service(spec):
     }
 
 
+TLS_SECRET_PREFIX = "odoo-tls-"
+# cert-manager derives label values (at most 63 characters) from the Certificate's name,
+# which ingress-shim takes from the secret name, plus a suffix of up to 10 characters.
+TLS_SECRET_MAX_LENGTH = 52
+TLS_SECRET_HASH_LENGTH = 10
+
+
+def tls_secret_name(host):
+    """The Secret (and cert-manager Certificate) of one host: `odoo-tls-<host>`, or, for a
+    long host, its beginning and a hash of the whole host, so that it stays unique."""
+    name = TLS_SECRET_PREFIX + host
+    if len(name) <= TLS_SECRET_MAX_LENGTH:
+        return name
+    digest = hashlib.sha256(host.encode("utf-8")).hexdigest()[:TLS_SECRET_HASH_LENGTH]
+    keep = TLS_SECRET_MAX_LENGTH - len(TLS_SECRET_PREFIX) - 1 - TLS_SECRET_HASH_LENGTH
+    return f"{TLS_SECRET_PREFIX}{host[:keep].rstrip('.-')}-{digest}"
+
+
 def ingress(spec, platform):
     def backend(port):
         return {"service": {"name": ODOO_SERVICE, "port": {"number": port}}}
@@ -269,6 +313,8 @@ def ingress(spec, platform):
         "spec": {
             "ingressClassName": platform.ingress_class,
             "rules": [{"host": host, "http": {"paths": paths}} for host in spec.hosts],
-            "tls": [{"hosts": list(spec.hosts), "secretName": TLS_SECRET}],
+            # One certificate per host: a host whose DNS does not point here yet fails only
+            # its own ACME order.
+            "tls": [{"hosts": [host], "secretName": tls_secret_name(host)} for host in spec.hosts],
         },
     }

@@ -3,10 +3,26 @@
 """odoo.conf and the tenant's credential Secrets, with the sizing they need: Odoo's memory
 limits per process and its connection pool size, derived from the plan.
 
-Odoo's limit_memory_* measure a process's *virtual* size (psutil vms; limit_memory_hard is
-an RLIMIT_AS), which exceeds its resident memory by the address space a process reserves
-but does not use (thread stacks, malloc arenas, mapped libraries). The container's memory
-limit (resident) stays the real bound; Odoo's limits recycle a process before it gets there.
+Memory, per pod. Every Odoo pod (web, cron, the init Job) has the plan's `memory` as its
+container limit L (resident memory; the kernel's OOM killer enforces it). Its Odoo processes
+are P: a web pod in multi-process mode (workers > 0) runs `workers` HTTP workers and one
+gevent (websocket) worker beside the prefork master; a threaded pod (web with workers = 0,
+cron, init) is one process. Then, in MiB:
+
+    share = (L - MASTER_ALLOWANCE) / P                 resident memory each process may use
+    limit_memory_hard = share + VMS_OVERHEAD           virtual size (RLIMIT_AS): the ceiling
+    limit_memory_soft = SOFT_FRACTION * share + VMS_OVERHEAD
+                                                       virtual size past which Odoo recycles
+                                                       the process after its request
+    P * share + MASTER_ALLOWANCE <= L                  so all processes at their ceiling fit
+
+Odoo's limit_memory_soft/hard measure a process's *virtual* size (psutil vms; hard is an
+RLIMIT_AS), which exceeds its resident size by the address space it reserves but does not
+touch (thread stacks, malloc arenas, mapped libraries): VMS_OVERHEAD, kept small with
+MALLOC_ARENA_MAX=2. MASTER_ALLOWANCE is the prefork master's resident memory in a web pod
+and, in a threaded pod, room for what Odoo runs beside itself (wkhtmltopdf, pg_dump), which
+Odoo's limits do not count. A plan whose share is below MIN_RESIDENT_SHARE is refused
+(`memory_problem`): such a process would be recycled after nearly every request.
 """
 
 from __future__ import annotations
@@ -27,7 +43,11 @@ ADDONS_PATH = "/mnt/extra-addons,/usr/lib/python3/dist-packages/odoo/addons"
 
 MIB = 2**20
 VMS_OVERHEAD = 512 * MIB
-MIN_SOFT_SHARE = 640 * MIB  # the soft limit of Odoo's deployment guide example
+MASTER_ALLOWANCE = 128 * MIB
+SOFT_FRACTION = (4, 5)
+# An Odoo process holds 150-300 MiB resident once its registry is loaded for a usual set of
+# apps; below this share its soft limit would recycle it after nearly every request.
+MIN_RESIDENT_SHARE = 384 * MIB
 LIMIT_TIME_CPU = 600
 LIMIT_TIME_REAL = 1200
 CRON_THREADS = 2
@@ -46,17 +66,38 @@ def web_processes(plan):
     return plan.workers + 1 if plan.workers > 0 else 1
 
 
-def memory_limits(memory, processes):
-    """(limit_memory_soft, limit_memory_hard) in bytes for `processes` sharing `memory`.
+def resident_share(memory, processes):
+    """Resident bytes each of `processes` Odoo processes may use in a pod limited to `memory`
+    (see the module docstring), rounded down to a MiB."""
+    return (int(quantity(memory)) - MASTER_ALLOWANCE) // processes // MIB * MIB
 
-    soft: 80 % of a process's share of the container (at least the deployment guide's
-    640 MiB) plus the virtual-size overhead; past it Odoo recycles the process once its
-    request is done, before the container's limit is reached.
-    hard: soft plus the overhead again, an address-space ceiling for a runaway request.
-    """
-    share = max(int(quantity(memory)) * 4 // (5 * processes), MIN_SOFT_SHARE)
-    soft = (share + VMS_OVERHEAD) // MIB * MIB
-    return soft, soft + VMS_OVERHEAD
+
+def memory_limits(memory, processes):
+    """(limit_memory_soft, limit_memory_hard) in bytes for `processes` Odoo processes in a pod
+    whose container limit is `memory` (see the module docstring)."""
+    share = resident_share(memory, processes)
+    numerator, denominator = SOFT_FRACTION
+    soft = (share * numerator // denominator + VMS_OVERHEAD) // MIB * MIB
+    return soft, share + VMS_OVERHEAD
+
+
+def pod_processes(plan):
+    """(pod, Odoo processes in it) of every kind of Odoo pod the plan runs."""
+    return (("web pod", web_processes(plan)), ("cron pod", 1), ("init Job's pod", 1))
+
+
+def memory_problem(plan) -> str | None:
+    """None when every Odoo pod of the plan gives each of its processes at least
+    MIN_RESIDENT_SHARE, else a message with the numbers."""
+    for pod, processes in pod_processes(plan):
+        share = resident_share(plan.memory, processes)
+        if share < MIN_RESIDENT_SHARE:
+            needed = MIN_RESIDENT_SHARE * processes + MASTER_ALLOWANCE
+            return (f"{plan.memory} gives each of the {processes} Odoo process(es) in the {pod} {max(share, 0) // MIB} MiB "
+                    f"resident (({int(quantity(plan.memory)) // MIB} MiB - {MASTER_ALLOWANCE // MIB} MiB for the master) / "
+                    f"{processes}); each needs at least {MIN_RESIDENT_SHARE // MIB} MiB: set memory to at least "
+                    f"{needed // MIB}Mi or run fewer workers")
+    return None
 
 
 def web_db_maxconn(plan):
@@ -68,21 +109,31 @@ def web_db_maxconn(plan):
     return max(available // pools, MIN_DB_MAXCONN)
 
 
-def plan_fits_connections(plan, db_strategy: str | None = None) -> str | None:
+def connection_problem(plan, db_strategy: str | None = None) -> tuple[str, str] | None:
     """None when the plan's connection limit gives every Odoo process a usable pool (and a
-    dedicated server accepts that many connections), else a message."""
+    dedicated server accepts that many connections), else (plan key at fault, message)."""
     pools = plan.replicas * web_processes(plan)
     need = pools * MIN_DB_MAXCONN + CRON_DB_MAXCONN + INIT_DB_MAXCONN
     if plan.db_connection_limit < need:
-        return (f"plan {plan.name!r}: db_connection_limit {plan.db_connection_limit} is too small; {plan.replicas} web "
-                f"replica(s) x {web_processes(plan)} process(es) x {MIN_DB_MAXCONN}, cron {CRON_DB_MAXCONN} and "
-                f"init {INIT_DB_MAXCONN} need {need}")
+        return "db_connection_limit", (
+            f"db_connection_limit {plan.db_connection_limit} is too small; {plan.replicas} web replica(s) x {web_processes(plan)} "
+            f"process(es) x {MIN_DB_MAXCONN}, cron {CRON_DB_MAXCONN} and init {INIT_DB_MAXCONN} need {need}")
     if (db_strategy or plan.db_strategy) == "dedicated":
-        max_connections = int(dict(plan.postgresql_settings).get("max_connections", 100))
+        text = dict(plan.postgresql_settings).get("max_connections", "100")
+        if not text.isdigit():
+            return "postgresql_settings.max_connections", f"must be a whole number, got {text!r}"
+        max_connections = int(text)
         if max_connections < plan.db_connection_limit + POSTGRES_RESERVED:
-            return (f"plan {plan.name!r}: the dedicated server's max_connections {max_connections} must be at least "
-                    f"db_connection_limit {plan.db_connection_limit} + {POSTGRES_RESERVED} reserved")
+            return "postgresql_settings.max_connections", (
+                f"the dedicated server's max_connections {max_connections} must be at least "
+                f"db_connection_limit {plan.db_connection_limit} + {POSTGRES_RESERVED} reserved")
     return None
+
+
+def plan_fits_connections(plan, db_strategy: str | None = None) -> str | None:
+    """connection_problem's message, naming the plan, or None."""
+    problem = connection_problem(plan, db_strategy)
+    return None if problem is None else f"plan {plan.name!r}: {problem[1]}"
 
 
 def odoo_conf(spec, database, secrets):

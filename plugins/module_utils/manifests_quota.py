@@ -63,21 +63,28 @@ def claims(plan, db_strategy=None):
     return 1, quantity(plan.storage)
 
 
+def quota_shortfalls(plan, db_strategy: str | None = None) -> list[tuple[str, str]]:
+    """(quota key, problem) for each quota line too small for everything the plan runs."""
+    costs = budget(plan, db_strategy)
+    storage = claims(plan, db_strategy)[1]
+    needs = [
+        ("cpu", "requests.cpu", sum(c.count * c.cpu for c in costs), quantity(plan.quota.cpu), cpu_text),
+        ("memory", "requests.memory", sum(c.count * c.memory for c in costs), quantity(plan.quota.memory), bytes_text),
+        ("pods", "pods", sum(c.count for c in costs), plan.quota.pods, str),
+        ("storage", "requests.storage", storage, quantity(plan.quota.storage), bytes_text),
+    ]
+    return [(key, f"{line} needs {fmt(need)} but the quota allows {fmt(allowed)}")
+            for key, line, need, allowed, fmt in needs if need > allowed]
+
+
 def plan_fits_quota(plan, db_strategy: str | None = None) -> str | None:
     """None when everything the plan runs fits in the plan's own quota, else a message
     naming each quota line that is too small and what needs it."""
-    costs = budget(plan, db_strategy)
-    claim_count, storage = claims(plan, db_strategy)
-    needs = [
-        ("requests.cpu", sum(c.count * c.cpu for c in costs), quantity(plan.quota.cpu), cpu_text),
-        ("requests.memory", sum(c.count * c.memory for c in costs), quantity(plan.quota.memory), bytes_text),
-        ("pods", sum(c.count for c in costs), plan.quota.pods, str),
-        ("requests.storage", storage, quantity(plan.quota.storage), bytes_text),
-    ]
-    detail = ", ".join(f"{c.component} {c.count} x {cpu_text(c.cpu)} cpu/{bytes_text(c.memory)}" for c in costs)
-    problems = [f"{line} needs {fmt(need)} but the quota allows {fmt(allowed)}" for line, need, allowed, fmt in needs if need > allowed]
+    problems = [problem for _key, problem in quota_shortfalls(plan, db_strategy)]
     if not problems:
         return None
+    claim_count, storage = claims(plan, db_strategy)
+    detail = ", ".join(f"{c.component} {c.count} x {cpu_text(c.cpu)} cpu/{bytes_text(c.memory)}" for c in budget(plan, db_strategy))
     strategy = db_strategy or plan.db_strategy
     return (f"plan {plan.name!r} ({strategy} database) does not fit its quota: {'; '.join(problems)} "
             f"(pods: {detail}; claims: {claim_count}, {bytes_text(storage)})")

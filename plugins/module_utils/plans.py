@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import SpecError, shown
+from .plan_fit import check_plan_fits
 
 STRATEGIES = ("shared", "dedicated")
 QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?\Z")
@@ -113,7 +114,7 @@ def load_plan(name, raw, field):
     if not isinstance(db_resources, dict):
         raise SpecError(f"{field}.db_resources", "must be a mapping with cpu and memory (Kubernetes quantities)")
     _known_keys(db_resources, DB_RESOURCE_KEYS, f"{field}.db_resources")
-    return Plan(
+    plan = Plan(
         name=name,
         db_strategy=strategy,
         replicas=_integer(raw, "replicas", field, 1, 20, 1),
@@ -128,6 +129,8 @@ def load_plan(name, raw, field):
         db_memory=_quantity(db_resources, "memory", f"{field}.db_resources", "1Gi"),
         postgresql_settings=_settings(raw, field),
     )
+    check_plan_fits(plan, field)
+    return plan
 
 
 def load_plans(raw, field="plans"):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from . import naming
 from .errors import SpecError, shown
+from .plan_fit import check_strategy_fits
 from .plans import STRATEGIES, Plan, load_plans
 
 STATES = ("present", "suspended", "absent")
@@ -161,6 +162,9 @@ def build_spec(params, platform, existing_plan=None):
         raise SpecError("db_strategy", f"must be one of auto, {', '.join(STRATEGIES)}, got {shown(strategy)}")
     if strategy == "auto":
         strategy = plan.db_strategy
+    if state != "absent":
+        # Removing a tenant that could never run must still work.
+        check_strategy_fits(plan, strategy)
     version = str(params.get("odoo_version") or "18.0")
     if version not in ODOO_VERSIONS:
         raise SpecError("odoo_version", f"must be one of {', '.join(ODOO_VERSIONS)}, got {shown(params.get('odoo_version'))}")

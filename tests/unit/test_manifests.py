@@ -24,7 +24,6 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils import credentials, 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import DatabaseTarget, TenantSecrets
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import quantity
-from ansible_collections.odoo_saas.kit.plugins.module_utils.plans import load_plan
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -349,7 +348,31 @@ def test_ingress_uses_traefik_and_cert_manager():
         "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
         "traefik.ingress.kubernetes.io/router.tls": "true",
     }
-    assert ingress["spec"]["tls"] == [{"hosts": ["globex.saas.example.com", "shop.globex.example"], "secretName": "odoo-tls"}]
+    assert ingress["spec"]["tls"] == [
+        {"hosts": ["globex.saas.example.com"], "secretName": "odoo-tls-globex.saas.example.com"},
+        {"hosts": ["shop.globex.example"], "secretName": "odoo-tls-shop.globex.example"},
+    ]
+
+
+# Two that share their first 60 characters, one cut right after a dot, one of 253 characters.
+LONG_HOSTS = ["a" * 63 + ".b.example", "a" * 63 + ".c.example", "a" * 31 + "." + "b" * 40 + ".example",
+              ".".join(["e" * 63] * 3) + "." + "f" * 61]
+
+
+def test_each_host_gets_its_own_certificate_secret():
+    """One TLS entry per host, so a custom domain whose DNS does not point here fails only its
+    own ACME order. Names are valid, unique per host, short enough for cert-manager's labels,
+    and stable: a host keeps its Secret whatever the tenant's other hosts are."""
+    domains = ["shop.acme.example", *LONG_HOSTS]
+    tls = find(build("acme", "small", domains)[1], "Ingress", "odoo")["spec"]["tls"]
+    assert [entry["hosts"] for entry in tls] == [["acme.saas.example.com"]] + [[host] for host in domains]
+    names = [entry["secretName"] for entry in tls]
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert specs.DNS_SUBDOMAIN.match(name) and len(name) <= 52, name
+    alone = find(build("acme", "small", LONG_HOSTS[1:2])[1], "Ingress", "odoo")["spec"]["tls"]
+    assert alone[1]["secretName"] == names[3]
+    assert names[2].startswith("odoo-tls-aaaa") and names[2] != names[3]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -378,6 +401,7 @@ def test_odoo_pods_follow_the_image_conventions():
         pod = template["spec"]
         assert pod["securityContext"]["fsGroup"] == 101
         assert pod["securityContext"]["runAsUser"] == 100 and pod["securityContext"]["runAsGroup"] == 101
+        assert spec.odoo_version == "18.0"
         assert pod["serviceAccountName"] == "odoo"
         assert deployment["spec"]["strategy"] == {"type": "Recreate"}
         container = pod["containers"][0]
@@ -399,6 +423,39 @@ def test_odoo_pods_follow_the_image_conventions():
     assert {"--no-http", "--workers=0", "--max-cron-threads=2"} <= set(args)
     assert "ports" not in cron["spec"]["template"]["spec"]["containers"][0]
     assert find(objects, "Deployment", "odoo-web")["spec"]["replicas"] == spec.plan.replicas
+
+
+def window(probe):
+    return probe["periodSeconds"] * probe["failureThreshold"]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_liveness_outlasts_a_long_report_and_startup_a_first_boot(case):
+    """A worker may serve one request for up to limit_time_real (Odoo kills it after that):
+    liveness must not restart the pod sooner. The first boot may install or upgrade modules
+    for as long as the init Job may run. Readiness stays the quick, separate check."""
+    objects = build_case(case)[1]
+    limit_time_real = int(odoo_conf(objects)["limit_time_real"])
+    web = find(objects, "Deployment", "odoo-web")["spec"]["template"]["spec"]["containers"][0]
+    liveness, startup, readiness = web["livenessProbe"], web["startupProbe"], web["readinessProbe"]
+    assert window(liveness) > limit_time_real + liveness["timeoutSeconds"]
+    assert window(startup) >= find(objects, "Job", "odoo-db-init")["spec"]["activeDeadlineSeconds"]
+    assert window(readiness) <= 60 and readiness != liveness
+
+
+# The official image's `odoo` user: 101:101 on 16.0 (debian:bullseye) and 17.0 (ubuntu:jammy),
+# where _apt holds uid 100; 100:101 on 18.0 and 19.0 (ubuntu:noble, _apt is uid 42).
+IMAGE_USER = {"16.0": (101, 101), "17.0": (101, 101), "18.0": (100, 101), "19.0": (100, 101)}
+
+
+@pytest.mark.parametrize("version", specs.ODOO_VERSIONS)
+def test_every_odoo_pod_runs_as_the_images_odoo_user_of_its_version(version):
+    uid, gid = IMAGE_USER[version]
+    for workload, pod in pod_templates(build("acme", "large", odoo_version=version)[1]):
+        if workload["metadata"]["name"] == "postgres":
+            continue
+        context = pod["securityContext"]
+        assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (uid, gid, gid), workload["metadata"]["name"]
 
 
 def test_a_config_change_rolls_the_pods():
@@ -592,16 +649,18 @@ def test_generated_workloads_fit_the_generated_quota(plan):
 def test_plan_fits_quota_names_what_does_not_fit():
     message = manifests.plan_fits_quota(PLATFORM.plans["small"], "dedicated")
     assert message and "requests.cpu" in message and "requests.storage" in message and "'small'" in message
-    crowded = load_plan("crowded", {**PLANS["medium"], "replicas": 4, "quota": {**PLANS["medium"]["quota"], "pods": 5}}, "plans.crowded")
+    medium = PLATFORM.plans["medium"]
+    crowded = dataclasses.replace(medium, name="crowded", replicas=4, quota=dataclasses.replace(medium.quota, pods=5))
     message = manifests.plan_fits_quota(crowded)
     assert "pods needs 6 but the quota allows 5" in message
     assert "requests.memory needs 12Gi but the quota allows 8Gi" in message
 
 
 def test_plan_fits_connections_names_what_does_not_fit():
-    tight = load_plan("tight", {**PLANS["large"], "db_connection_limit": 20}, "plans.tight")
+    large = PLATFORM.plans["large"]
+    tight = dataclasses.replace(large, name="tight", db_connection_limit=20)
     assert "db_connection_limit 20 is too small" in manifests.plan_fits_connections(tight)
-    few = load_plan("few", {**PLANS["large"], "postgresql_settings": {"max_connections": "100"}}, "plans.few")
+    few = dataclasses.replace(large, name="few", postgresql_settings=(("max_connections", "100"),))
     assert "max_connections 100" in manifests.plan_fits_connections(few)
     assert manifests.plan_fits_connections(few, "shared") is None
 
