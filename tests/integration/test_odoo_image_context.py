@@ -21,11 +21,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PIP_CACHE = Path.home() / ".cache" / "odoo-saas-kit" / "pips"
-# The official images' FROM lines (odoo/docker <version>/Dockerfile) and their distributions' pip.
+# The official images' FROM lines (odoo/docker <version>/Dockerfile) and their distributions' pip;
+# and Debian bookworm's, the first pip with --break-system-packages (a base built on Debian 12).
 IMAGE_PIPS = {
     "16.0 (debian:bullseye-slim)": ("16.0", "20.3.4"),
     "17.0 (ubuntu:jammy)": ("17.0", "22.0.2"),
-    "17.0, 18.0 before 2025 (debian:bookworm-slim)": ("18.0", "23.0.1"),
+    "a debian:bookworm-slim base": ("18.0", "23.0.1"),
     "18.0, 19.0 (ubuntu:noble)": ("18.0", "24.0"),
 }
 # The official images set SHELL ["/bin/bash", "-xo", "pipefail", "-c"], which RUN steps inherit.
