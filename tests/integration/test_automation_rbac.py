@@ -4,6 +4,7 @@ tenant lifecycle works, and what lies outside tenant namespaces stays out of rea
 
 from __future__ import annotations
 
+import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -122,6 +123,10 @@ def test_the_automation_restores_a_binding_lost_from_a_tenant_namespace(api, as_
     ("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
         "metadata": {"name": "evil"}, "subjects": [{"kind": "ServiceAccount", "name": BINDING, "namespace": PLATFORM_NAMESPACE}],
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}}, "forbidden"),
+    # Nodes are read (a plan's fit), never written; events are read in tenant namespaces only.
+    ("DELETE", "/api/v1/nodes/kwok-node-1", None, "forbidden"),
+    ("GET", "/api/v1/namespaces/kube-system/events", None, "forbidden"),
+    ("DELETE", "/api/v1/namespaces/kube-system/pods/any", None, "forbidden"),
 ])
 def test_what_lies_outside_tenant_namespaces_is_refused(automation_kube, method, path, body, reason):
     """Each sent as the automation, as a dry run where it would write."""
@@ -130,6 +135,15 @@ def test_what_lies_outside_tenant_namespaces_is_refused(automation_kube, method,
         automation_kube.request(method, path, body=body, query=query)
     assert "(403)" in str(refused.value)
     assert reason in str(refused.value)
+
+
+def test_the_automation_reads_the_nodes_a_plan_must_fit(as_automation, core):
+    plans = copy.deepcopy(tenants.raw_plans())
+    plans["huge"] = {**plans["small"], "memory": "512Gi", "quota": {**plans["small"]["quota"], "memory": "4Ti"}}
+    name = tenants.unique("rbac")
+    result, failure = tenants.tenant(as_automation(name, plan="huge", plans=plans))
+    assert failure is not None and failure.startswith("plans.huge.memory: "), (failure, result.get("warnings"))
+    assert gone(core.read_namespace, f"tenant-{name}")
 
 
 def test_a_tenant_namespace_without_its_binding_is_out_of_reach(core, automation_kube):
