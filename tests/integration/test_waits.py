@@ -42,8 +42,8 @@ def _provision_fails(params, mode):
     return name, failure
 
 
-def _remove(params, name):
-    result, failure = tenants.tenant(params(name, state="absent", confirm=name, backup=False, wait_timeout=120))
+def _remove(params, name, backup=False):
+    result, failure = tenants.tenant(params(name, state="absent", confirm=name, backup=backup, wait_timeout=120))
     assert failure is None, failure
     assert result["tenant"]["state"] == "deleted"
     return result
@@ -56,8 +56,9 @@ def test_an_image_that_cannot_be_pulled_fails_at_once_and_the_removal_does_not_w
     assert f"check the image name ({failure_stages.image('image-pull')}) and the registry" in failure
     assert "Recent warnings: Pod odoo-db-init-" in failure  # the kubelet's (here kwok's) event
 
-    # The old removal waited for the never-started Job pod until its own timeout.
-    result = _remove(params, name)
+    # The old removal waited for the never-started Job pod until its own timeout, before the backup.
+    result = _remove(params, name, backup=True)
+    assert result["tenant"]["backup"]["location"], "the removal took no backup"
     deleted = [a for a in result["actions"] if a.startswith("deleted the unfinished Job") or "never started" in a]
     assert deleted, result["actions"]
     assert gone(core.read_namespace, f"tenant-{name}")
