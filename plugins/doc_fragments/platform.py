@@ -155,4 +155,42 @@ options:
         the automation has inside namespaces; the role C(odoo_saas.kit.saas_system) creates both.
     type: str
     default: odoo-saas-automation
+  pod_cidr:
+    description:
+      - The cluster's pod range (C(odoo_saas_pod_cidr)); MicroK8s' Calico default. No egress rule opens it, so a
+        tenant never reaches another tenant's pods (or the platform's) through O(egress).
+    type: str
+    default: 10.1.0.0/16
+  service_cidr:
+    description:
+      - The cluster's service range (C(odoo_saas_service_cidr)); MicroK8s' default. No egress rule opens it (the
+        API server's and the shared servers' Services live there).
+    type: str
+    default: 10.152.183.0/24
+  egress:
+    description:
+      - Where tenants' Odoo pods may connect outside the cluster (C(odoo_saas_egress)), besides DNS and their
+        database. Each entry is a mapping with C(cidr) (default C(0.0.0.0/0)), C(protocol) (C(TCP) or C(UDP),
+        default C(TCP)) and C(ports) (a list of 1 to 32 port numbers).
+      - Unset, SMTP (TCP 25, 465, 587), IMAP (TCP 993) and HTTPS (TCP 443) to any address. An empty list allows
+        nothing outside.
+      - Every rule excludes the cloud metadata address C(169.254.169.254), O(pod_cidr), O(service_cidr) and
+        O(egress_except); a rule inside one of them is refused. A plan may replace the list (its C(egress) key) or
+        add to it (C(extra_egress)).
+    type: list
+    elements: dict
+  egress_except:
+    description:
+      - More ranges no egress rule opens (C(odoo_saas_egress_except)), such as the nodes' network, where the
+        kubelet, the API server and the shared servers' NodePorts listen.
+    type: list
+    elements: str
+    default: []
+  postgres_image:
+    description:
+      - Image of dedicated PostgreSQL servers (C(odoo_saas_postgres_image)), one exact build of the official
+        Debian image (C(<major>.<minor>-<debian release>), PostgreSQL 15 or later) or a digest, so every node runs
+        the same PostgreSQL.
+    type: str
+    default: postgres:16.10-bookworm
 """

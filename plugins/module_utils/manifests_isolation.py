@@ -6,6 +6,7 @@ policy that opens a shared server to tenants."""
 
 from __future__ import annotations
 
+from .egress import ip_block, rules_for
 from .manifests_base import (
     DEDICATED, HTTP_PORT, MANAGED_BY, NAME_LABEL, NAMESPACE_NAME_LABEL, ODOO, PART_OF, PLAN_LABEL, POSTGRES_PORT,
     POSTGRESQL, ROLE_LABEL, ROLE_TENANT, SERVICE_ACCOUNT, WEB, WEBSOCKET_PORT, COMPONENT_LABEL, base_labels, metadata,
@@ -75,8 +76,9 @@ def _namespace_named(name):
 
 def network_policies(spec, platform, database):
     """Deny everything, then open exactly: Traefik → web (and → cert-manager's HTTP-01
-    solver), DNS, Odoo → its database, Odoo → its own web pods (report rendering), and for a
-    dedicated server Odoo → it. Odoo has no other egress (mail, external APIs) yet."""
+    solver), DNS, Odoo → its database, Odoo → its own web pods (report rendering), Odoo → the
+    plan's egress allowlist outside the cluster (mail, HTTPS), and for a dedicated server
+    Odoo → it."""
     web_ports = (HTTP_PORT, WEBSOCKET_PORT) if spec.plan.workers > 0 else (HTTP_PORT,)
     policies = [
         {
@@ -111,6 +113,16 @@ def network_policies(spec, platform, database):
             egress=[{"to": [{"podSelector": WEB_PODS}], "ports": _tcp(HTTP_PORT)}],
         ),
     ]
+    outside = rules_for(spec.plan, platform.egress)
+    if outside:
+        # ipBlock peers match addresses outside the cluster only in intent: pod and service
+        # addresses would match too, so every block carves out the closed ranges.
+        closed = platform.closed_ranges
+        policies.append(_policy(spec, "allow-egress-outside", ODOO_PODS, egress=[
+            {"to": [{"ipBlock": ip_block(rule, closed)}],
+             "ports": [{"protocol": rule.protocol, "port": port} for port in rule.ports]}
+            for rule in outside
+        ]))
     if spec.db_strategy == DEDICATED:
         policies.append(_policy(spec, "allow-database-from-odoo", POSTGRES_PODS, ingress=[{
             "from": [{"podSelector": ODOO_PODS}],

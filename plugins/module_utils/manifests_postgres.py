@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A dedicated PostgreSQL server in the tenant's namespace, on the official `postgres:16`
-image's conventions (uid/gid 999, PGDATA under the volume, docker-entrypoint-initdb.d)."""
+"""A dedicated PostgreSQL server in the tenant's namespace, on the official `postgres` Debian
+images' conventions (uid/gid 999, PGDATA under the volume, docker-entrypoint-initdb.d), at the
+exact build the platform names (postgres_image)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from .manifests_base import (
 )
 from .manifests_quota import cost
 
-POSTGRES_IMAGE = "postgres:16"
 POSTGRES_UID = 999
 DATA_MOUNT = "/var/lib/postgresql/data"
 PGDATA = DATA_MOUNT + "/pgdata"  # a subdirectory: a volume's root may hold lost+found
 SUPERUSER_KEY = "postgres-password"
 TENANT_KEY = "tenant-password"
 INIT_SCRIPT_NAME = "10-tenant.sh"
+CONNECTION_LIMIT_SCRIPT_NAME = "connection-limit.sh"
+SCRIPTS_MOUNT = "/opt/odoo-saas"
 
 # Run by the image's entrypoint once, when it initialises an empty data directory. The
 # values come from the container's environment through psql's \getenv (psql 15+), so no
@@ -38,6 +40,47 @@ REVOKE CONNECT, TEMPORARY ON DATABASE :"tenant_database" FROM PUBLIC;
 SQL
 '''
 
+# Run by the container's postStart hook on every start, beside the image's entrypoint: the init
+# script above runs on the first boot only, so a plan change (TENANT_CONNECTION_LIMIT is in the
+# pod template: a change rolls the StatefulSet) would never reach the role. The hook's process
+# has the container's environment only (not the entrypoint's exports: no POSTGRES_USER), and
+# connects through the Unix socket once the server answers.
+CONNECTION_LIMIT_SCRIPT = r'''#!/bin/bash
+# Set the tenant role's CONNECTION LIMIT to the plan's, retrying while the server starts (crash
+# recovery, or on the first boot the init script that creates the role). It always exits 0:
+# a failing postStart hook would kill the container, and the server must start even when this
+# step cannot finish; then the limit stays as it was until the next start tries again.
+set -u
+log() {
+  # PID 1's stderr is the container's log (kubectl logs); elsewhere, this script's own.
+  { echo "odoo-saas connection-limit: $*" >/proc/1/fd/2; } 2>/dev/null || echo "odoo-saas connection-limit: $*" >&2
+}
+limit="${TENANT_CONNECTION_LIMIT:-}"
+if [[ ! "$limit" =~ ^[0-9]{1,9}$ ]]; then
+  log "TENANT_CONNECTION_LIMIT is not a whole number; the role's limit is left as it was"
+  exit 0
+fi
+export PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-}}"  # in case local connections need a password
+deadline=$((SECONDS + ${CONNECTION_LIMIT_WAIT:-120}))
+while :; do
+  if error=$(psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname postgres \
+      2>&1 >/dev/null <<'SQL'
+\getenv tenant_role TENANT_ROLE
+\getenv tenant_connection_limit TENANT_CONNECTION_LIMIT
+ALTER ROLE :"tenant_role" CONNECTION LIMIT :tenant_connection_limit;
+SQL
+  ); then
+    log "role ${TENANT_ROLE} may hold ${limit} connections"
+    exit 0
+  fi
+  if (( SECONDS >= deadline )); then
+    log "could not set the limit of role ${TENANT_ROLE} to ${limit} (${error//$'\n'/ }); left as it was until the next start"
+    exit 0
+  fi
+  sleep 2
+done
+'''
+
 
 def postgres_secret(spec, secrets):
     return {
@@ -54,7 +97,7 @@ def init_config_map(spec):
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(spec, POSTGRES_INIT, component_labels(spec, POSTGRESQL, DATABASE)),
-        "data": {INIT_SCRIPT_NAME: INIT_SCRIPT},
+        "data": {INIT_SCRIPT_NAME: INIT_SCRIPT, CONNECTION_LIMIT_SCRIPT_NAME: CONNECTION_LIMIT_SCRIPT},
     }
 
 
@@ -81,6 +124,12 @@ def _ready(period, timeout, failures):
     return {"exec": {"command": command}, "periodSeconds": period, "timeoutSeconds": timeout, "failureThreshold": failures}
 
 
+def _script_volume(name, key):
+    # Executable, so the entrypoint runs it rather than sourcing it into its own shell.
+    return {"name": name, "configMap": {"name": POSTGRES_INIT, "defaultMode": 0o555,
+                                        "items": [{"key": key, "path": key}]}}
+
+
 def postgres_statefulset(spec, platform, suspended):
     plan = spec.plan
     labels = component_labels(spec, POSTGRESQL, DATABASE)
@@ -89,7 +138,7 @@ def postgres_statefulset(spec, platform, suspended):
         args += ["-c", f"{name}={value}"]
     container = {
         "name": "postgres",
-        "image": POSTGRES_IMAGE,
+        "image": platform.postgres_image,
         "imagePullPolicy": "IfNotPresent",
         "args": args,
         "env": [
@@ -110,10 +159,12 @@ def postgres_statefulset(spec, platform, suspended):
         # Crash recovery after an unclean stop can take long: liveness waits for startup.
         "startupProbe": _ready(10, 5, 90),
         "readinessProbe": _ready(10, 5, 3),
+        "lifecycle": {"postStart": {"exec": {"command": ["/bin/bash", f"{SCRIPTS_MOUNT}/{CONNECTION_LIMIT_SCRIPT_NAME}"]}}},
         "livenessProbe": _ready(30, 10, 6),
         "volumeMounts": [
             {"name": "data", "mountPath": DATA_MOUNT},
             {"name": "init", "mountPath": "/docker-entrypoint-initdb.d", "readOnly": True},
+            {"name": "scripts", "mountPath": SCRIPTS_MOUNT, "readOnly": True},
             {"name": "run", "mountPath": "/var/run/postgresql"},
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "shm", "mountPath": "/dev/shm"},
@@ -133,8 +184,8 @@ def postgres_statefulset(spec, platform, suspended):
         },
         "containers": [container],
         "volumes": [
-            # Executable, so the entrypoint runs it rather than sourcing it into its own shell.
-            {"name": "init", "configMap": {"name": POSTGRES_INIT, "defaultMode": 0o555}},
+            _script_volume("init", INIT_SCRIPT_NAME),  # only the init script: the entrypoint runs all it finds
+            _script_volume("scripts", CONNECTION_LIMIT_SCRIPT_NAME),
             {"name": "run", "emptyDir": {}},  # the Unix socket (the root filesystem is read-only)
             {"name": "tmp", "emptyDir": {}},
             # Parallel queries use POSIX shared memory; the runtime's default /dev/shm is 64 MiB.

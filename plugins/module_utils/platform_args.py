@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+from .egress import DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR
+from .spec import POSTGRES_IMAGE
+
 PLATFORM_ARGS = dict(
     kubeconfig=dict(type="path"),
     context=dict(type="str"),
@@ -43,6 +46,12 @@ PLATFORM_ARGS = dict(
     backup_dir=dict(type="path", default="/var/backups/odoo-saas"),
     deletion_protection=dict(type="bool", default=False),
     automation_account=dict(type="str", default="odoo-saas-automation"),
+    pod_cidr=dict(type="str", default=DEFAULT_POD_CIDR),
+    service_cidr=dict(type="str", default=DEFAULT_SERVICE_CIDR),
+    # Entries are validated by the core (egress.load_rules), which names the wrong field.
+    egress=dict(type="list", elements="dict"),
+    egress_except=dict(type="list", elements="str", default=[]),
+    postgres_image=dict(type="str", default=POSTGRES_IMAGE),
 )
 
 

@@ -178,7 +178,8 @@ def test_apply_order_and_kinds_per_plan():
     expected_common = ["Namespace/tenant-acme", "RoleBinding/odoo-saas-automation", "ResourceQuota/tenant-quota", "LimitRange/tenant-limits",
                        "NetworkPolicy/default-deny", "NetworkPolicy/allow-ingress-from-traefik",
                        "NetworkPolicy/allow-acme-http01-from-traefik", "NetworkPolicy/allow-egress-dns",
-                       "NetworkPolicy/allow-egress-database", "NetworkPolicy/allow-odoo-to-itself"]
+                       "NetworkPolicy/allow-egress-database", "NetworkPolicy/allow-odoo-to-itself",
+                       "NetworkPolicy/allow-egress-outside"]
     tail = ["Job/odoo-db-init", "Deployment/odoo-web", "Deployment/odoo-cron", "Service/odoo", "Ingress/odoo"]
     middle = ["ServiceAccount/odoo", "Secret/odoo-db", "Secret/odoo-config", "PersistentVolumeClaim/odoo-filestore"]
     names = [f"{o['kind']}/{o['metadata']['name']}" for o in build("acme", "small")[1]]
@@ -535,7 +536,7 @@ def test_dedicated_postgres_follows_the_image_conventions():
     pod = sts["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsUser"] == pod["securityContext"]["fsGroup"] == 999
     container = pod["containers"][0]
-    assert container["image"] == "postgres:16"
+    assert container["image"] == "postgres:16.10-bookworm"  # an exact build (spec.POSTGRES_IMAGE)
     assert container["args"] == ["postgres", "-c", "max_connections=150", "-c", "shared_buffers=1GB"]
     env = {e["name"]: e for e in container["env"]}
     assert env["POSTGRES_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "postgres", "key": "postgres-password"}}
