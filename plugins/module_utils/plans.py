@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import egress
 from .errors import SpecError, shown
 from .plan_fit import check_plan_fits
 
@@ -17,7 +18,7 @@ SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}\Z")
 WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}\Z")
 # A misspelt key would otherwise be ignored silently and the plan get a default instead.
 PLAN_KEYS = ("db_strategy", "replicas", "workers", "cpu", "memory", "storage", "db_connection_limit", "quota",
-             "db_storage", "db_resources", "postgresql_settings")
+             "db_storage", "db_resources", "postgresql_settings", "egress", "extra_egress")
 QUOTA_KEYS = ("cpu", "memory", "pods", "storage")
 DB_RESOURCE_KEYS = ("cpu", "memory")
 
@@ -45,6 +46,8 @@ class Plan:
     db_cpu: str = "1"
     db_memory: str = "1Gi"
     postgresql_settings: tuple = ()
+    egress: tuple | None = None  # instead of the platform's allowlist (None: the platform's)
+    extra_egress: tuple = ()  # added to whichever allowlist applies
 
 
 def _quantity(raw, key, field, default=None):
@@ -128,6 +131,8 @@ def load_plan(name, raw, field):
         db_cpu=_quantity(db_resources, "cpu", f"{field}.db_resources", "1"),
         db_memory=_quantity(db_resources, "memory", f"{field}.db_resources", "1Gi"),
         postgresql_settings=_settings(raw, field),
+        egress=None if raw.get("egress") is None else egress.load_rules(raw["egress"], f"{field}.egress"),
+        extra_egress=egress.load_rules(raw.get("extra_egress") or [], f"{field}.extra_egress"),
     )
     check_plan_fits(plan, field)
     return plan

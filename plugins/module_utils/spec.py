@@ -8,7 +8,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from . import naming
+from . import egress, naming
 from .errors import SpecError, shown
 from .plan_fit import check_strategy_fits
 from .plans import STRATEGIES, Plan, load_plans
@@ -27,6 +27,10 @@ MAX_DOMAINS = 20
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 MAX_WAIT_TIMEOUT = 86400
+# An exact build of the official image (tags <major>.<minor>-<debian release>): a mutable tag
+# such as postgres:16 with IfNotPresent lets each node run whichever build it pulled first.
+POSTGRES_IMAGE = "postgres:16.10-bookworm"
+POSTGRES_MIN_MAJOR = 15
 
 
 def _kubernetes_name(params, key, default, pattern=DNS_SUBDOMAIN, what="a Kubernetes object name"):
@@ -71,6 +75,15 @@ class Platform:
     backup_dir: str = "/var/backups/odoo-saas"
     deletion_protection: bool = False
     automation_account: str = "odoo-saas-automation"
+    pod_cidr: str = egress.DEFAULT_POD_CIDR
+    service_cidr: str = egress.DEFAULT_SERVICE_CIDR
+    egress: tuple = ()  # the platform's allowlist (EgressRule); a plan may replace or extend it
+    egress_except: tuple = ()  # CIDRs no rule opens besides metadata, pods and services
+    postgres_image: str = POSTGRES_IMAGE
+
+    @property
+    def closed_ranges(self):
+        return egress.closed_ranges(self.pod_cidr, self.service_cidr, self.egress_except)
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,37 @@ class TenantSpec:
         return 8072 if self.plan.workers > 0 else 8069
 
 
+def _postgres_image(params):
+    """The dedicated servers' image: one exact build, so every node runs the same PostgreSQL."""
+    value = params.get("postgres_image") or POSTGRES_IMAGE
+    if not isinstance(value, str) or len(value) > IMAGE_MAX_LENGTH or not IMAGE.match(value):
+        raise SpecError("postgres_image", f"{shown(value)} is not an image reference such as {POSTGRES_IMAGE!r}")
+    tag = re.search(r":([A-Za-z0-9_][A-Za-z0-9_.-]*)(?:@|\Z)", value.rsplit("/", 1)[-1])
+    version = re.match(r"^([0-9]+)\.[0-9]+", tag.group(1)) if tag else None
+    if "@" not in value and not version:
+        raise SpecError("postgres_image", f"{shown(value)} does not name an exact PostgreSQL version: use a tag such as "
+                                          f"{POSTGRES_IMAGE!r} (major.minor-debian) or a digest (@sha256:...)")
+    if version and int(version.group(1)) < POSTGRES_MIN_MAJOR:
+        raise SpecError("postgres_image", f"{shown(value)}: PostgreSQL {POSTGRES_MIN_MAJOR} or later is needed "
+                                          "(the init script reads its values with psql's \\getenv)")
+    if tag and "alpine" in tag.group(1):
+        raise SpecError("postgres_image", f"{shown(value)}: use a Debian variant (such as {POSTGRES_IMAGE!r}); the "
+                                          "Alpine images run PostgreSQL as uid 70, the pods as the Debian images' 999")
+    return value
+
+
+def _egress(params, plans, pod_cidr, service_cidr):
+    """The platform's allowlist and exceptions; every rule (the platform's and each plan's)
+    must leave the closed ranges closed."""
+    raw = params.get("egress")
+    rules = egress.load_rules(egress.DEFAULT_RULES if raw is None else raw, "egress")
+    excepted = egress.load_cidrs(params.get("egress_except"), "egress_except")
+    closed = egress.closed_ranges(pod_cidr, service_cidr, excepted)
+    for rule in (*rules, *(rule for plan in plans.values() for rule in (*(plan.egress or ()), *plan.extra_egress))):
+        egress.check_rule(rule, closed)
+    return rules, excepted
+
+
 def load_platform(params):
     """Platform settings from module parameters (the `platform` action group's options)."""
     base_domain = params.get("base_domain")
@@ -113,11 +157,15 @@ def load_platform(params):
     capacity = params.get("shared_server_capacity", 50)
     if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 1000:
         raise SpecError("shared_server_capacity", f"must be a whole number from 1 to 1000, got {shown(capacity)}")
+    plans = load_plans(params.get("plans"), "plans")
+    pod_cidr = egress.network(params.get("pod_cidr") or egress.DEFAULT_POD_CIDR, "pod_cidr")
+    service_cidr = egress.network(params.get("service_cidr") or egress.DEFAULT_SERVICE_CIDR, "service_cidr")
+    rules, excepted = _egress(params, plans, pod_cidr, service_cidr)
     return Platform(
         environment=_kubernetes_name(params, "environment", "unset", DNS_LABEL, "an environment name such as 'prod'"),
         base_domain=base_domain,
         platform_namespace=_kubernetes_name(params, "platform_namespace", "saas-system", DNS_LABEL, "a namespace name"),
-        plans=load_plans(params.get("plans"), "plans"),
+        plans=plans,
         ingress_class=_kubernetes_name(params, "ingress_class", "traefik"),
         ingress_namespace=_kubernetes_name(params, "ingress_namespace", "traefik", DNS_LABEL, "a namespace name"),
         cert_issuer=_kubernetes_name(params, "cert_issuer", "selfsigned"),
@@ -126,6 +174,11 @@ def load_platform(params):
         backup_dir=_backup_dir(params),
         deletion_protection=bool(params.get("deletion_protection")),
         automation_account=_kubernetes_name(params, "automation_account", "odoo-saas-automation"),
+        pod_cidr=pod_cidr,
+        service_cidr=service_cidr,
+        egress=rules,
+        egress_except=excepted,
+        postgres_image=_postgres_image(params),
     )
 
 
