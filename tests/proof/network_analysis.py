@@ -9,6 +9,7 @@ cluster, so their namespaces hold no workloads: stand-ins with the labels the re
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 from dataclasses import dataclass
@@ -106,3 +107,42 @@ def allowed_connections(directory: Path):
         raise AssertionError(f"netpolicy list failed (exit {answer.returncode}): {answer.stderr[-3000:]}")
     connections = sorted(Connection(entry["src"], entry["dst"], entry["conn"]) for entry in json.loads(answer.stdout))
     return connections, warnings
+
+
+def address_ranges(peer):
+    """The addresses an analyser peer stands for, as [(first, last)]: '1.2.3.0-1.2.3.255' (several
+    joined by ','), or a single address; [] for a workload or the ingress controller."""
+    ranges = []
+    for part in peer.split(","):
+        first, _sep, last = part.strip().partition("-")
+        try:
+            ranges.append((ipaddress.ip_address(first), ipaddress.ip_address(last or first)))
+        except ValueError:
+            return []
+    return ranges
+
+
+def allows(conn, protocol, port):
+    """Whether an analyser connection ('All Connections', 'TCP 25,443', 'TCP 1-100,UDP 53')
+    includes protocol/port."""
+    if conn == "All Connections":
+        return True
+    current = None
+    for token in conn.replace(" ", ",").split(","):
+        if not token:
+            continue
+        if token.isalpha():
+            current = token
+        elif current == protocol:
+            low, _sep, high = token.partition("-")
+            if int(low) <= port <= int(high or low):
+                return True
+    return False
+
+
+def reaches(connections, src, address, protocol, port):
+    """Whether the analysed policies let workload `src` open address:port outside the cluster."""
+    target = ipaddress.ip_address(address)
+    return any(c.src == src and allows(c.conn, protocol, port)
+               and any(first.version == target.version and first <= target <= last for first, last in address_ranges(c.dst))
+               for c in connections)

@@ -15,6 +15,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger, naming
+from tests.cluster import settings
 from tests.integration import tenants
 from tests.integration.conftest import restricted_pod_spec
 
@@ -27,6 +28,8 @@ DEDICATED_TENANTS = 2
 PLANS = [tenant_pool.SMALL, tenant_pool.MEDIUM] * SHARED_PER_SERVER + [tenant_pool.LARGE] * DEDICATED_TENANTS
 PLATFORM_NAMESPACES = ("saas-dev", "postgres-shared-1", "postgres-shared-2", "traefik", "kube-system", "default")
 SERVERS = {server.name: server for server in (tenants.SHARED_1, tenants.SHARED_2)}
+# The local cluster's ranges, as inventories/local sets them (kwok's loopback pod addresses).
+CLUSTER_RANGES = {"pod_cidr": "127.1.0.0/16", "service_cidr": settings.SERVICE_CIDR}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,8 @@ def fleet(tmp_path_factory):
     with tenant_pool.scratch_ledger(backups, SHARED_PER_SERVER) as ledger_db:
         names = [tenants.unique("iso") for _plan in PLANS]
         outcomes = tenant_pool.run_all(
-            [tenant_pool.params(ledger_db, backups, name, plan=plan) for name, plan in zip(names, PLANS)], width=3)
+            [tenant_pool.params(ledger_db, backups, name, plan=plan, **CLUSTER_RANGES) for name, plan in zip(names, PLANS)],
+            width=3)
         assert all(outcome.ok for outcome in outcomes), outcomes
         with tenants.connect(tenants.LEDGER, ledger_db) as conn:
             assert ledger.server_usage(conn) == {name: (SHARED_PER_SERVER, SHARED_PER_SERVER) for name in SERVERS}
@@ -60,9 +64,9 @@ def test_no_tenant_role_reaches_another_tenants_database(core, fleet, figures):
             psycopg.connect(host="127.0.0.1", port=server_b.port, user=role, password=password,
                             dbname=record_b["database"]["name"], connect_timeout=5)
         same_server = record_a["database"]["server"] == record_b["database"]["server"]
-        # On its own server the role exists and the database refuses it; elsewhere it is unknown.
-        expected = "permission denied for database" if same_server else "password authentication failed"
-        assert expected in str(refused.value), (a, b, str(refused.value))
+        # pg_hba.conf (roles/postgres_shared, which the local servers run with) admits a tenant's
+        # role into its own database and `postgres` only: refused before any password is checked.
+        assert "no pg_hba.conf entry" in str(refused.value), (a, b, str(refused.value))
         refusals.append(same_server)
         if not same_server:
             continue
@@ -73,7 +77,7 @@ def test_no_tenant_role_reaches_another_tenants_database(core, fleet, figures):
                 own.execute(f'SET ROLE "{naming.role_for(b)}"')
         figures.add(SUITE, "database: SET ROLE to another tenant's role refused", 1)
     figures.add(SUITE, "database: tenant role x other tenant database, connections refused", len(refusals))
-    figures.add(SUITE, "database: ... of which on the same server (permission denied)", sum(refusals))
+    figures.add(SUITE, "database: ... of which on the same server (no pg_hba.conf entry)", sum(refusals))
     figures.add(SUITE, "database: connections between tenants that succeeded", 0)
     for name, (role, password) in logins.items():  # the control: each role does open its own
         record = shared[name]
@@ -214,13 +218,15 @@ def test_network_policies_allow_no_path_between_tenants(api, fleet, tmp_path, fi
     figures.set(SUITE, "network: connections found between tenants", len(between))
     assert between == []
 
-    touching = {(c.src, c.dst, _ports(c.conn)) for c in connections if tenant_of(c.src) or tenant_of(c.dst)}
+    # Egress to addresses outside the cluster is checked by test_odoo_reaches_mail_and_https_outside_only.
+    touching = {(c.src, c.dst, _ports(c.conn)) for c in connections
+                if (tenant_of(c.src) or tenant_of(c.dst)) and not network_analysis.address_ranges(c.dst)}
     expected = _expected_paths(fleet, connections)
     figures.set(SUITE, "network: allowed paths touching a tenant (all expected)", len(touching))
     assert touching == expected, {"unexpected": sorted(touching - expected, key=str),
                                   "missing": sorted(expected - touching, key=str)}
-    # No way in from outside the cluster but through Traefik, and no way out.
-    assert not [c for c in connections if network_analysis.EXTERNAL in (c.src, c.dst) and (tenant_of(c.src) or tenant_of(c.dst))]
+    # No way in from outside the cluster but through Traefik.
+    assert not [c for c in connections if network_analysis.address_ranges(c.src) and tenant_of(c.dst)]
     # Ingress backends are closed to an arbitrary in-cluster source (only Traefik's namespace).
     closed = [line for line in warnings if "network policies are blocking ingress connections from an arbitrary" in line]
     assert len(closed) == len(fleet), warnings
@@ -247,3 +253,43 @@ def test_the_analysis_sees_a_path_between_tenants_when_policies_open_one(api, fl
              and c.dst.startswith(f"{record_b['namespace']}/")]
     assert found, connections
     figures.set(SUITE, "network: control, paths found once a test policy opens A -> B", len(found))
+
+
+# (what, address, protocol, port) a tenant's Odoo may open, and may not.
+OUTSIDE_ALLOWED = (
+    ("SMTP", "198.51.100.25", "TCP", 25), ("SMTP submission", "198.51.100.25", "TCP", 587),
+    ("SMTPS", "198.51.100.25", "TCP", 465), ("IMAPS", "198.51.100.25", "TCP", 993), ("HTTPS", "203.0.113.80", "TCP", 443),
+)
+OUTSIDE_REFUSED = (
+    ("cloud metadata", "169.254.169.254", "TCP", 80), ("cloud metadata over 443", "169.254.169.254", "TCP", 443),
+    ("the API server's Service", "10.96.0.1", "TCP", 443),
+    ("the API server itself", settings.ADVERTISE_ADDRESS, "TCP", settings.PORTS.apiserver),
+    ("a pod of another tenant, over an allowed port", "127.1.2.9", "TCP", 443),
+    ("the shared servers' admin NodePort on a node", "203.0.113.10", "TCP", 30433),
+    ("PostgreSQL anywhere outside", "198.51.100.25", "TCP", 5432),
+)
+
+
+def test_odoo_reaches_mail_and_https_outside_only(api, fleet, tmp_path, figures):
+    """Egress (issue 10): each tenant's Odoo pods (web, cron, init Job) reach SMTP, IMAP and
+    HTTPS outside the cluster; never the metadata address, the API server (its Service or its
+    own address), another tenant's pods or a shared server's admin port; a dedicated server's
+    pod reaches nothing outside."""
+    tenant_namespaces = {record["namespace"] for record in fleet.values()}
+    network_analysis.dump(api, tenant_namespaces, tmp_path / "objects")
+    connections, _warnings = network_analysis.allowed_connections(tmp_path / "objects")
+    workloads = {c.src for c in connections if network_analysis.Connection.namespace_of(c.src) in tenant_namespaces}
+    odoo = sorted(w for w in workloads if "/odoo-" in w)
+    assert len(odoo) == 3 * len(fleet), odoo  # web, cron and the init Job of each tenant
+    for workload in odoo:
+        for what, address, protocol, port in OUTSIDE_ALLOWED:
+            assert network_analysis.reaches(connections, workload, address, protocol, port), (workload, what)
+            figures.add(SUITE, "egress: Odoo -> outside service allowed (SMTP, IMAP, HTTPS)", 1)
+        for what, address, protocol, port in OUTSIDE_REFUSED:
+            assert not network_analysis.reaches(connections, workload, address, protocol, port), (workload, what)
+            figures.add(SUITE, "egress: Odoo -> closed address refused (metadata, API server, ...)", 1)
+    others = sorted(w for w in workloads if "/odoo-" not in w)
+    assert others, workloads  # the dedicated servers
+    for workload in others:
+        assert not [c for c in connections if c.src == workload and network_analysis.address_ranges(c.dst)], workload
+    figures.set(SUITE, "egress: tenant workloads with no way outside (dedicated PostgreSQL)", len(others))
