@@ -2,8 +2,9 @@
 
 `saas-system` holds the tenant ledger; `postgres-shared-1` and `postgres-shared-2` stand for
 the shared tenant servers. Each is its own cluster (data directory, port, superuser
-password), SCRAM-authenticated on 127.0.0.1 only, run as the `postgres` system user because
-PostgreSQL refuses to run as root.
+password) on 127.0.0.1 only, run as the `postgres` system user because PostgreSQL refuses to
+run as root. Their pg_hba.conf and settings are the roles' own (server_config.py), rewritten
+at every start.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import settings
+from . import server_config, settings
 from .progress import step
 
 SUPERUSER = "postgres"
@@ -29,6 +30,7 @@ SYSTEM_USER = "postgres"
 class Server:
     name: str
     port: int
+    definition: server_config.Definition = server_config.SHARED
 
     @property
     def root(self) -> Path:
@@ -53,9 +55,9 @@ class Server:
 
 
 SERVERS = (
-    Server("saas-system", settings.PORTS.postgres_ledger),
-    Server("postgres-shared-1", settings.PORTS.postgres_shared_1),
-    Server("postgres-shared-2", settings.PORTS.postgres_shared_2),
+    Server("saas-system", settings.PORTS.postgres_ledger, server_config.LEDGER),
+    Server("postgres-shared-1", settings.PORTS.postgres_shared_1, server_config.SHARED),
+    Server("postgres-shared-2", settings.PORTS.postgres_shared_2, server_config.SHARED),
 )
 
 
@@ -123,24 +125,24 @@ def _init(server: Server) -> None:
     pwfile.unlink()
     if result.returncode != 0:
         raise SystemExit(f"initdb for {server.name} failed:\n{result.stdout}\n{result.stderr}")
-    with open(data / "postgresql.conf", "a") as conf:
-        conf.write(
-            "\n# odoo-saas-kit local test server\n"
-            "listen_addresses = '127.0.0.1'\n"
-            f"port = {server.port}\n"
-            "unix_socket_directories = ''\n"
-            "password_encryption = 'scram-sha-256'\n"
-            "max_connections = 300\n"
-            "shared_buffers = '64MB'\n"
-            "# a throwaway test server: durability traded for speed\n"
-            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-        )
-    (data / "pg_hba.conf").write_text(
-        "# odoo-saas-kit local test server: password (SCRAM) logins over loopback TCP only\n"
-        "host all all 127.0.0.1/32 scram-sha-256\n"
-    )
+    _configure(server, data)
     data.rename(server.data)
     staging.rmdir()
+
+
+def _configure(server: Server, data: Path) -> bool:
+    """The role's pg_hba.conf and settings into the data directory (server_config); True when
+    they changed."""
+    conf = data / "postgresql.conf"
+    include = f"include = '{server_config.SETTINGS_FILE}'"
+    if include not in conf.read_text():
+        with open(conf, "a") as handle:
+            handle.write(f"\n# odoo-saas-kit: the role's settings (tests/cluster/server_config.py)\n{include}\n")
+    changed = server_config.write(server.definition, server.port, data)
+    pg = pwd.getpwnam(SYSTEM_USER)
+    for name in ("pg_hba.conf", server_config.SETTINGS_FILE):
+        os.chown(data / name, pg.pw_uid, pg.pw_gid)
+    return changed
 
 
 def running(server: Server) -> bool:
@@ -164,9 +166,13 @@ def start_server(server: Server) -> None:
             _as_postgres([str(bin_dir() / "pg_ctl"), "-D", str(server.data), "-m", "immediate", "-w", "stop"])
         step("up", f"initialising PostgreSQL cluster {server.name} (port {server.port})")
         _init(server)
+    reconfigured = _configure(server, server.data)
     if running(server):
-        step("up", f"PostgreSQL {server.name} already running on 127.0.0.1:{server.port}")
-        return
+        if not reconfigured:
+            step("up", f"PostgreSQL {server.name} already running on 127.0.0.1:{server.port}")
+            return
+        step("up", f"PostgreSQL {server.name}: its role's pg_hba.conf or settings changed, restarting")
+        stop_server(server)
     server.log_file.touch()
     pg = pwd.getpwnam(SYSTEM_USER)
     os.chown(server.log_file, pg.pw_uid, pg.pw_gid)

@@ -123,8 +123,12 @@ def test_a_tenant_cannot_connect_to_another_tenants_database(admin, make_tenant)
     tenant_a, tenant_b = make_tenant(), make_tenant()
     provision(admin, tenant_a)
     provision(admin, tenant_b)
-    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+    # pg_hba.conf (the role's, as the local servers run it) refuses first; CONNECT revoked from
+    # PUBLIC is the second fence.
+    with pytest.raises(psycopg.OperationalError, match="no pg_hba.conf entry"):
         login(tenant_a, database=tenant_b.database)
+    assert not admin.execute("SELECT has_database_privilege(%s, %s, 'CONNECT')",
+                             (tenant_a.role, tenant_b.database)).fetchone()[0]
     with login(tenant_b) as conn:
         assert conn.execute("SELECT current_database()").fetchone() == (tenant_b.database,)
 
