@@ -5,7 +5,8 @@ append-only event log.
 
 Placement on a shared server happens in one transaction that locks every server row, so
 concurrent runs are serialised there and a server can never take more tenants than its
-capacity. Functions take an open psycopg connection (autocommit) and run their own
+capacity, nor more connections: a server is full when its tenants' connection limits plus its
+reserve would pass its max_connections (both read from the server when it is registered). Functions take an open psycopg connection (autocommit) and run their own
 transactions; in check mode they only read.
 """
 
@@ -71,6 +72,13 @@ CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
     (2, "filestore archive of a tenant's backup", """
 ALTER TABLE tenants ADD COLUMN filestore_backup jsonb;
 """),
+    # Tenants placed before it have no limit recorded: the ledger module fills it in from their
+    # plans (fill_connection_limits) and every tenant run records its own.
+    (3, "connection budget of shared servers", """
+ALTER TABLE servers ADD COLUMN max_connections integer CHECK (max_connections > 0);
+ALTER TABLE servers ADD COLUMN reserved_connections integer NOT NULL DEFAULT 0 CHECK (reserved_connections >= 0);
+ALTER TABLE tenants ADD COLUMN db_connection_limit integer CHECK (db_connection_limit >= 0);
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -90,11 +98,13 @@ class TenantRecord:
     backup_sha256: str | None = None
     backup_size: int | None = None
     filestore_backup: dict | None = None  # {location, sha256?, size?}: the archive next to the dump
+    db_connection_limit: int | None = None  # its role's CONNECTION LIMIT, counted in its server's budget
 
     def as_dict(self):
         return {
             "name": self.name, "state": self.state, "plan": self.plan, "namespace": self.namespace,
-            "database": {"strategy": self.db_strategy, "server": self.server or "dedicated", "name": self.database},
+            "database": {"strategy": self.db_strategy, "server": self.server or "dedicated", "name": self.database,
+                         "connection_limit": self.db_connection_limit},
             "hosts": list(self.hosts),
             "backup": {"location": self.backup_location, "sha256": self.backup_sha256, "size": self.backup_size,
                        "filestore": self.filestore_backup}
@@ -110,6 +120,7 @@ def _record(row):
         namespace=row["namespace"], database=row["database"], odoo_version=row["odoo_version"],
         hosts=tuple(row["hosts"] or ()), backup_location=row["backup_location"], backup_sha256=row["backup_sha256"],
         backup_size=row["backup_size"], filestore_backup=row.get("filestore_backup"),
+        db_connection_limit=row.get("db_connection_limit"),
     )
 
 
@@ -149,28 +160,84 @@ def require_schema(conn):
                                         "run playbooks/platform.yml to migrate it")
 
 
-def register_server(conn, name, host, port, capacity, check_mode=False):
-    """Insert or update a shared server's row; returns True when it changed."""
-    row = conn.execute("SELECT host, port, capacity FROM servers WHERE name = %s", (name,)).fetchone()
-    if row is not None and tuple(row) == (host, port, capacity):
+def register_server(conn, name, host, port, capacity, max_connections=None, reserved_connections=0, check_mode=False):
+    """Insert or update a shared server's row; returns True when it changed. max_connections
+    None: no connection budget is known (placement then counts tenants only)."""
+    wanted = (host, port, capacity, max_connections, reserved_connections)
+    row = conn.execute("SELECT host, port, capacity, max_connections, reserved_connections FROM servers WHERE name = %s",
+                       (name,)).fetchone()
+    if row is not None and tuple(row) == wanted:
         return False
     if check_mode:
         return True
     conn.execute(
-        "INSERT INTO servers (name, host, port, capacity) VALUES (%s, %s, %s, %s) "
-        "ON CONFLICT (name) DO UPDATE SET host = excluded.host, port = excluded.port, capacity = excluded.capacity",
-        (name, host, port, capacity),
+        "INSERT INTO servers (name, host, port, capacity, max_connections, reserved_connections) "
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET host = excluded.host, port = excluded.port, "
+        "capacity = excluded.capacity, max_connections = excluded.max_connections, "
+        "reserved_connections = excluded.reserved_connections",
+        (name, *wanted),
     )
     return True
 
 
+@dataclass(frozen=True)
+class ServerUsage:
+    """A shared server's tenants and connection budget as the ledger counts them."""
+
+    tenants: int
+    capacity: int
+    connections: int  # the sum of its tenants' connection limits
+    max_connections: int | None
+    reserved_connections: int
+
+    def room_for(self, connection_limit):
+        """None when one more tenant with that connection limit fits, else which limit it passes."""
+        if self.tenants >= self.capacity:
+            return f"tenants {self.tenants}/{self.capacity}"
+        if self.max_connections is not None and self.connections + connection_limit + self.reserved_connections > self.max_connections:
+            return (f"connections {self.connections} + {connection_limit} (this tenant) + {self.reserved_connections} reserved "
+                    f"= {self.connections + connection_limit + self.reserved_connections} > max_connections {self.max_connections}")
+        return None
+
+    def as_dict(self):
+        free = None
+        if self.max_connections is not None:
+            free = self.max_connections - self.reserved_connections - self.connections
+        return {"tenants": self.tenants, "capacity": self.capacity,
+                "connections": {"limits": self.connections, "reserved": self.reserved_connections,
+                                "max_connections": self.max_connections, "free": free}}
+
+
+def _usage(conn, lock=False, except_tenant=None):
+    """{server: ServerUsage}, the tenant except_tenant left out; lock: the server rows FOR UPDATE."""
+    servers = conn.execute("SELECT name, capacity, max_connections, reserved_connections FROM servers ORDER BY name"
+                           + (" FOR UPDATE" if lock else "")).fetchall()
+    used = {name: (count, connections) for name, count, connections in conn.execute(
+        "SELECT server, count(*), coalesce(sum(db_connection_limit), 0) FROM tenants "
+        "WHERE state <> 'deleted' AND server IS NOT NULL AND name IS DISTINCT FROM %s GROUP BY server",
+        (except_tenant,),
+    ).fetchall()}
+    return {name: ServerUsage(used.get(name, (0, 0))[0], capacity, int(used.get(name, (0, 0))[1]), max_connections,
+                              reserved)
+            for name, capacity, max_connections, reserved in servers}
+
+
 def server_usage(conn):
-    """{server: (tenants placed, capacity)} for every registered server."""
-    rows = conn.execute(
-        "SELECT s.name, s.capacity, count(t.name) FROM servers s "
-        "LEFT JOIN tenants t ON t.server = s.name AND t.state <> 'deleted' GROUP BY s.name, s.capacity ORDER BY s.name"
-    ).fetchall()
-    return {name: (used, capacity) for name, capacity, used in rows}
+    """{server: ServerUsage} for every registered server."""
+    return _usage(conn)
+
+
+def fill_connection_limits(conn, limits, check_mode=False):
+    """Record the connection limit of tenants placed before the ledger counted them, from their
+    plans' ({plan: limit}); returns how many tenants got one."""
+    missing = conn.execute("SELECT name, plan FROM tenants WHERE db_connection_limit IS NULL AND state <> 'deleted'").fetchall()
+    filled = [(limits[plan], name) for name, plan in missing if plan in limits]
+    if filled and not check_mode:
+        with conn.transaction():
+            for limit, name in filled:
+                conn.execute("UPDATE tenants SET db_connection_limit = %s WHERE name = %s AND db_connection_limit IS NULL",
+                             (limit, name))
+    return len(filled)
 
 
 def lock_tenant(conn, name):
@@ -205,20 +272,32 @@ def check_hosts_free(conn, tenant, hosts):
         raise ConflictError(f"domains: already served by another tenant: {listed}. Remove them there first.")
 
 
-def _choose_server(conn, tenant_name):
-    servers = conn.execute("SELECT name, capacity FROM servers ORDER BY name FOR UPDATE").fetchall()
-    if not servers:
+def _choose_server(conn, tenant_name, connection_limit):
+    usage = _usage(conn, lock=True, except_tenant=tenant_name)
+    if not usage:
         raise CapacityError("no shared PostgreSQL server is registered in the ledger: run playbooks/platform.yml")
-    used = dict(conn.execute(
-        "SELECT server, count(*) FROM tenants WHERE state <> 'deleted' AND server IS NOT NULL AND name <> %s GROUP BY server",
-        (tenant_name,),
-    ).fetchall())
-    for name, capacity in servers:
-        if used.get(name, 0) < capacity:
+    full = {}
+    for name, server in usage.items():
+        full[name] = server.room_for(connection_limit)
+        if full[name] is None:
             return name
-    usage = ", ".join(f"{name} {used.get(name, 0)}/{capacity}" for name, capacity in servers)
-    raise CapacityError(f"every shared PostgreSQL server is full ({usage}): raise odoo_saas_shared_server_count "
+    reasons = "; ".join(f"{name}: {reason}" for name, reason in full.items())
+    raise CapacityError(f"every shared PostgreSQL server is full ({reasons}): raise odoo_saas_shared_server_count "
                         "and run playbooks/platform.yml to add one, or choose a dedicated plan")
+
+
+def _check_budget(conn, tenant_name, server, connection_limit):
+    """A living shared tenant whose plan now asks for more connections must still fit its server."""
+    usage = _usage(conn, lock=True, except_tenant=tenant_name).get(server)
+    if usage is None or usage.max_connections is None:
+        return
+    needed = usage.connections + connection_limit + usage.reserved_connections
+    if needed > usage.max_connections:
+        raise CapacityError(
+            f"plan: db_connection_limit {connection_limit} does not fit {server}'s connection budget: its other tenants' "
+            f"limits {usage.connections} + {connection_limit} + {usage.reserved_connections} reserved = {needed} > "
+            f"max_connections {usage.max_connections}. Choose a plan with a lower db_connection_limit, or raise the "
+            "server's max_connections (postgres_shared_settings) and run playbooks/platform.yml. Nothing was changed.")
 
 
 def reserve(conn, spec, check_mode=False):
@@ -229,13 +308,16 @@ def reserve(conn, spec, check_mode=False):
     """
     with conn.transaction():
         existing = get_tenant(conn, spec.name)
+        limit = spec.plan.db_connection_limit
         if existing is not None and existing.state != "deleted":
             server = existing.server
             if spec.db_strategy != existing.db_strategy:
                 raise ConflictError(f"db_strategy: tenant {spec.name} lives on {existing.db_strategy} PostgreSQL; "
                                     "moving it between strategies is a migration, not a change of this option")
+            if server is not None and limit > (existing.db_connection_limit or 0):
+                _check_budget(conn, spec.name, server, limit)
         else:
-            server = _choose_server(conn, spec.name) if spec.db_strategy == "shared" else None
+            server = _choose_server(conn, spec.name, limit) if spec.db_strategy == "shared" else None
         check_hosts_free(conn, spec.name, spec.hosts)
         living = existing is not None and existing.state != "deleted"
         # A tenant provisioned again after deletion starts a new life: its old backup stays in
@@ -248,28 +330,29 @@ def reserve(conn, spec, check_mode=False):
             backup_sha256=existing.backup_sha256 if living else None,
             backup_size=existing.backup_size if living else None,
             filestore_backup=existing.filestore_backup if living else None,
+            db_connection_limit=limit,
         )
         if existing == wanted:
             return wanted, False
         if check_mode:
             return wanted, True
         conn.execute(
-            "INSERT INTO tenants (name, state, plan, db_strategy, server, namespace, database, odoo_version, hosts) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET state = excluded.state, "
-            "plan = excluded.plan, db_strategy = excluded.db_strategy, server = excluded.server, "
+            "INSERT INTO tenants (name, state, plan, db_strategy, server, namespace, database, odoo_version, hosts, "
+            "db_connection_limit) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
+            "state = excluded.state, plan = excluded.plan, db_strategy = excluded.db_strategy, server = excluded.server, "
             "namespace = excluded.namespace, database = excluded.database, odoo_version = excluded.odoo_version, "
-            "hosts = excluded.hosts, backup_location = %s, backup_sha256 = %s, backup_size = %s, filestore_backup = %s, "
-            "updated_at = now()",
+            "hosts = excluded.hosts, db_connection_limit = excluded.db_connection_limit, backup_location = %s, "
+            "backup_sha256 = %s, backup_size = %s, filestore_backup = %s, updated_at = now()",
             (spec.name, wanted.state, spec.plan.name, spec.db_strategy, server, spec.namespace, spec.database,
-             spec.odoo_version, list(spec.hosts), wanted.backup_location, wanted.backup_sha256, wanted.backup_size,
-             _json(wanted.filestore_backup)),
+             spec.odoo_version, list(spec.hosts), limit, wanted.backup_location, wanted.backup_sha256,
+             wanted.backup_size, _json(wanted.filestore_backup)),
         )
         conn.execute("DELETE FROM tenant_hosts WHERE tenant = %s AND NOT (host = ANY(%s))", (spec.name, list(spec.hosts)))
         for host in spec.hosts:
             conn.execute("INSERT INTO tenant_hosts (host, tenant) VALUES (%s, %s) ON CONFLICT (host) DO NOTHING",
                          (host, spec.name))
         add_event(conn, spec.name, "updated" if living else "reserved",
-                  {"plan": spec.plan.name, "server": server, "hosts": list(spec.hosts)})
+                  {"plan": spec.plan.name, "server": server, "hosts": list(spec.hosts), "connection_limit": limit})
         return wanted, True
 
 

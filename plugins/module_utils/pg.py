@@ -357,6 +357,21 @@ def database_size(conn, database: str) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
+# Sessions the platform keeps for itself on a shared server beyond PostgreSQL's own reserved
+# slots: an operator's psql and a backup's pg_dump.
+PLATFORM_SESSIONS = 2
+
+
+def connection_budget(conn) -> tuple[int, int]:
+    """(max_connections, connections tenants can never have) of the server: its superuser and
+    reserved slots plus PLATFORM_SESSIONS."""
+    rows = _query(conn, "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+                  (["max_connections", "superuser_reserved_connections", "reserved_connections"],))
+    values = {name: int(setting) for name, setting in rows}
+    reserved = values.get("superuser_reserved_connections", 0) + values.get("reserved_connections", 0)
+    return values["max_connections"], reserved + PLATFORM_SESSIONS
+
+
 def _refuse_admin_role(conn, role: str) -> None:
     if role == conn.info.user:
         raise PgError(f"refusing to manage role {role} as a tenant's role: it is the admin user of "

@@ -13,6 +13,7 @@ from .info import tenants_info
 from .kube import Kube
 from .redact import redact_text
 from .naming import check_tenant_name
+from .plans import load_plans
 from .spec import build_spec, load_platform, load_wait_timeout
 
 
@@ -115,7 +116,7 @@ def run_tenant(params, check_mode, progress=None):
 
 
 def run_tenant_info(params):
-    result = {"changed": False, "tenants": [], "orphan_namespaces": []}
+    result = {"changed": False, "tenants": [], "orphan_namespaces": [], "servers": {}}
     connections = None
     try:
         platform = load_platform(params)
@@ -124,6 +125,7 @@ def run_tenant_info(params):
         connections = open_connections(params)
         run = lifecycle.Run(connections, platform, check_mode=True)
         result["tenants"], result["orphan_namespaces"] = tenants_info(run, params.get("name"))
+        result["servers"] = {name: usage.as_dict() for name, usage in ledger.server_usage(connections.ledger).items()}
         failure = None
     except SaasError as error:
         failure = redact_text(str(error), secrets_in(params))
@@ -147,8 +149,14 @@ def run_ledger(params, check_mode):
             result["changed"] = True
             return result, None  # the tables do not exist yet: nothing more to compare
         for name, server in servers.items():
-            changed |= ledger.register_server(conn, name, server.admin.host, server.admin.port, capacity, check_mode)
-        result["servers"] = {name: {"tenants": used, "capacity": cap} for name, (used, cap) in ledger.server_usage(conn).items()}
+            max_connections, reserved = _connection_budget(server.admin)
+            changed |= ledger.register_server(conn, name, server.admin.host, server.admin.port, capacity,
+                                              max_connections=max_connections, reserved_connections=reserved,
+                                              check_mode=check_mode)
+        limits = {plan.name: plan.db_connection_limit for plan in load_plans(params["plans"]).values()} \
+            if params.get("plans") else {}
+        changed |= bool(ledger.fill_connection_limits(conn, limits, check_mode))
+        result["servers"] = {name: usage.as_dict() for name, usage in ledger.server_usage(conn).items()}
         if params.get("kubeconfig") or params.get("host"):
             policies, result["server_policies"] = _apply_server_policies(params, servers, check_mode)
             changed |= policies
@@ -160,6 +168,15 @@ def run_ledger(params, check_mode):
         if conn is not None:
             conn.close()
     return result, failure
+
+
+def _connection_budget(admin):
+    """The server's own max_connections and reserve (it is the one source of both)."""
+    conn = pg.connect(admin)
+    try:
+        return pg.connection_budget(conn)
+    finally:
+        conn.close()
 
 
 def _apply_server_policies(params, servers, check_mode):

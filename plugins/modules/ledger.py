@@ -9,7 +9,11 @@ short_description: Migrate the tenant ledger's schema and register the shared Po
 version_added: 0.1.0
 description:
   - Applies the ledger's pending schema migrations, in order, each once.
-  - Registers every server of O(shared_servers) with capacity O(shared_server_capacity).
+  - Registers every server of O(shared_servers) with capacity O(shared_server_capacity) and its
+    connection budget, read from the server itself (C(max_connections), and its reserved slots
+    plus two platform sessions). Placement then takes a server only while its tenants'
+    connection limits plus that reserve fit in C(max_connections).
+  - Records the connection limit of tenants placed before the ledger counted it, from their plans in O(plans).
   - When a cluster is configured (O(kubeconfig) or O(host)), applies each shared server's
     NetworkPolicy in its namespace C(postgres-shared-N), so that PostgreSQL is reachable from tenant
     namespaces and the platform namespace only.
@@ -39,10 +43,12 @@ migrations:
   type: list
   elements: str
 servers:
-  description: Each registered shared server with its tenant count and capacity.
+  description: >-
+    Each registered shared server with its tenant count and capacity, and its connection budget:
+    the sum of its tenants' connection limits, the reserve, C(max_connections) and what is free.
   returned: always
   type: dict
-  sample: {postgres-shared-1: {tenants: 12, capacity: 50}}
+  sample: {postgres-shared-1: {tenants: 12, capacity: 50, connections: {limits: 300, reserved: 5, max_connections: 500, free: 195}}}
 server_policies:
   description: What happened to each shared server's NetworkPolicy (created, updated, unchanged).
   returned: when a cluster is configured

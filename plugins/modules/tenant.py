@@ -122,7 +122,7 @@ tenant:
     state: active
     plan: small
     namespace: tenant-acme
-    database: {strategy: shared, server: postgres-shared-1, name: odoo_acme}
+    database: {strategy: shared, server: postgres-shared-1, name: odoo_acme, connection_limit: 20}
     hosts: [acme.saas.example.com]
     urls: ["https://acme.saas.example.com/"]
 api_requests:

@@ -48,7 +48,7 @@ tenants:
       state: active
       plan: small
       namespace: tenant-acme
-      database: {strategy: shared, server: postgres-shared-1, name: odoo_acme}
+      database: {strategy: shared, server: postgres-shared-1, name: odoo_acme, connection_limit: 20}
       urls: ["https://acme.saas.example.com/"]
       health: {odoo_ready: true, database_reachable: true}
       drift: []
@@ -57,6 +57,13 @@ orphan_namespaces:
   returned: always
   type: list
   elements: str
+servers:
+  description: >-
+    Each shared server with its tenant count and capacity, and its connection budget (the sum of
+    its tenants' connection limits, the reserve, C(max_connections) and what is free).
+  returned: always
+  type: dict
+  sample: {postgres-shared-1: {tenants: 12, capacity: 50, connections: {limits: 300, reserved: 5, max_connections: 500, free: 195}}}
 """
 
 from ansible.module_utils.basic import AnsibleModule

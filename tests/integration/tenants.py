@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger, pg
 from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant
 from tests.cluster import control_plane, postgres
 from tests.unit.plans_fixture import raw_plans
@@ -24,6 +24,11 @@ REPO = Path(__file__).resolve().parents[2]
 def connect(server, dbname="postgres", user="postgres", password=None):
     return psycopg.connect(host="127.0.0.1", port=server.port, user=user, password=password or server.password(),
                            dbname=dbname, autocommit=True, connect_timeout=5)
+
+
+def server_counts(conn):
+    """{server: (tenants placed, capacity)} from the ledger."""
+    return {name: (usage.tenants, usage.capacity) for name, usage in ledger.server_usage(conn).items()}
 
 
 def unique(prefix="t"):
@@ -38,7 +43,10 @@ def create_ledger(capacity=50, servers=(SHARED_1, SHARED_2)):
     with connect(LEDGER, name) as conn:
         ledger.migrate(conn)
         for server in servers:
-            ledger.register_server(conn, server.name, "127.0.0.1", server.port, capacity)
+            with connect(server) as admin:
+                max_connections, reserved = pg.connection_budget(admin)
+            ledger.register_server(conn, server.name, "127.0.0.1", server.port, capacity,
+                                   max_connections=max_connections, reserved_connections=reserved)
     return name
 
 

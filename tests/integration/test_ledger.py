@@ -12,6 +12,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import CapacityError, ConflictError, DependencyError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import build_spec
 from tests.cluster import postgres
+from tests.integration import tenants
 from tests.unit.plans_fixture import platform
 
 LEDGER = postgres.SERVERS[0]
@@ -44,6 +45,8 @@ def _spec(name, plan="small", **extra):
     return build_spec({"name": name, "plan": plan, **extra}, platform())
 
 
+
+
 def test_migrations_apply_once_and_check_mode_only_reads(conn):
     every = [(version, description) for version, description, _ddl in ledger.MIGRATIONS]
     assert every[0] == (1, "tenant ledger") and [version for version, _text in every] == list(range(1, len(every) + 1))
@@ -56,7 +59,8 @@ def test_migrations_apply_once_and_check_mode_only_reads(conn):
 
 def test_a_ledger_at_an_older_version_is_brought_up_to_date(conn):
     ledger.migrate(conn)
-    conn.execute("ALTER TABLE tenants DROP COLUMN filestore_backup")
+    conn.execute("ALTER TABLE tenants DROP COLUMN filestore_backup, DROP COLUMN db_connection_limit")
+    conn.execute("ALTER TABLE servers DROP COLUMN max_connections, DROP COLUMN reserved_connections")
     conn.execute("DELETE FROM schema_migrations WHERE version > 1")
     with pytest.raises(DependencyError, match="schema is at version 1"):
         ledger.require_schema(conn)
@@ -69,7 +73,12 @@ def test_register_server_is_idempotent(conn):
     assert ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50)
     assert not ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50)
     assert ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 40, check_mode=True)
-    assert ledger.server_usage(conn) == {"postgres-shared-1": (0, 50)}
+    assert tenants.server_counts(conn) == {"postgres-shared-1": (0, 50)}
+    assert ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50, max_connections=500, reserved_connections=5)
+    assert not ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50, max_connections=500,
+                                      reserved_connections=5)
+    assert ledger.server_usage(conn)["postgres-shared-1"].as_dict() == {
+        "tenants": 0, "capacity": 50, "connections": {"limits": 0, "reserved": 5, "max_connections": 500, "free": 495}}
 
 
 def test_concurrent_placement_never_overfills_a_server(ledger_db, conn):
@@ -93,14 +102,14 @@ def test_concurrent_placement_never_overfills_a_server(ledger_db, conn):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert ledger.server_usage(conn) == {"postgres-shared-1": (50, 50), "postgres-shared-2": (10, 50)}
+    assert tenants.server_counts(conn) == {"postgres-shared-1": (50, 50), "postgres-shared-2": (10, 50)}
 
 
 def test_full_servers_give_a_clear_error(conn):
     ledger.migrate(conn)
     ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 1)
     ledger.reserve(conn, _spec("first"))
-    with pytest.raises(CapacityError, match=r"postgres-shared-1 1/1.*odoo_saas_shared_server_count"):
+    with pytest.raises(CapacityError, match=r"postgres-shared-1: tenants 1/1.*odoo_saas_shared_server_count"):
         ledger.reserve(conn, _spec("second"))
     assert ledger.get_tenant(conn, "second") is None
 
@@ -130,7 +139,52 @@ def test_dedicated_tenants_take_no_shared_capacity(conn):
     ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 1)
     record = ledger.reserve(conn, _spec("big-co", plan="large"))[0]
     assert record.server is None and record.db_strategy == "dedicated"
-    assert ledger.server_usage(conn)["postgres-shared-1"] == (0, 1)
+    assert tenants.server_counts(conn)["postgres-shared-1"] == (0, 1)
+
+
+def test_a_server_is_full_when_the_connection_limits_would_pass_max_connections(conn):
+    """small's limit is 20: with max_connections 50 and 5 reserved, two fit (40 + 5), a third
+    (60 + 5 > 50) goes to the next server although the first has tenant room left."""
+    ledger.migrate(conn)
+    ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50, max_connections=50, reserved_connections=5)
+    ledger.register_server(conn, "postgres-shared-2", "127.0.0.1", 15434, 50, max_connections=30, reserved_connections=5)
+    assert [ledger.reserve(conn, _spec(name))[0].server for name in ("one", "two", "three")] == [
+        "postgres-shared-1", "postgres-shared-1", "postgres-shared-2"]
+    with pytest.raises(CapacityError) as refused:
+        ledger.reserve(conn, _spec("four"))
+    message = str(refused.value)
+    assert "postgres-shared-1: connections 40 + 20 (this tenant) + 5 reserved = 65 > max_connections 50" in message
+    assert "postgres-shared-2: connections 20 + 20 (this tenant) + 5 reserved = 45 > max_connections 30" in message
+    assert ledger.get_tenant(conn, "four") is None
+    assert ledger.server_usage(conn)["postgres-shared-1"].as_dict()["connections"] == {
+        "limits": 40, "reserved": 5, "max_connections": 50, "free": 5}
+
+
+def test_a_plan_change_must_fit_the_connection_budget_of_the_tenants_server(conn):
+    ledger.migrate(conn)
+    ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50, max_connections=60, reserved_connections=5)
+    ledger.reserve(conn, _spec("one"))
+    ledger.reserve(conn, _spec("two"))
+    # medium's limit is 40: 20 (one) + 40 + 5 = 65 > 60.
+    with pytest.raises(CapacityError, match=r"db_connection_limit 40 does not fit postgres-shared-1.*20 \+ 40 \+ 5 reserved = 65 > "
+                                            r"max_connections 60"):
+        ledger.reserve(conn, _spec("two", plan="medium"))
+    assert ledger.get_tenant(conn, "two").plan == "small" and ledger.get_tenant(conn, "two").db_connection_limit == 20
+    ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50, max_connections=100, reserved_connections=5)
+    record, changed = ledger.reserve(conn, _spec("two", plan="medium"))
+    assert changed and record.plan == "medium" and record.db_connection_limit == 40
+
+
+def test_tenants_placed_before_the_budget_get_their_limit_from_their_plan(conn):
+    ledger.migrate(conn)
+    ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50)
+    ledger.reserve(conn, _spec("old"))
+    conn.execute("UPDATE tenants SET db_connection_limit = NULL")
+    assert ledger.fill_connection_limits(conn, {"small": 20}, check_mode=True) == 1
+    assert ledger.get_tenant(conn, "old").db_connection_limit is None
+    assert ledger.fill_connection_limits(conn, {"small": 20}) == 1
+    assert ledger.get_tenant(conn, "old").db_connection_limit == 20
+    assert ledger.fill_connection_limits(conn, {"small": 20}) == 0
 
 
 def test_the_event_log_is_append_only(conn):

@@ -23,7 +23,7 @@ def test_more_parallel_provisions_than_the_servers_hold(core, tmp_path):
         assert len(failed) == 2, failed
         assert all("every shared PostgreSQL server is full" in message for message in failed.values())
         with tenants.connect(tenants.LEDGER, ledger_db) as conn:
-            assert ledger.server_usage(conn) == {"postgres-shared-1": (3, 3), "postgres-shared-2": (3, 3)}
+            assert tenants.server_counts(conn) == {"postgres-shared-1": (3, 3), "postgres-shared-2": (3, 3)}
             for name in failed:
                 assert ledger.get_tenant(conn, name) is None
         for name in failed:

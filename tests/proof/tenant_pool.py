@@ -86,7 +86,10 @@ def scratch_ledger(backup_dir, capacity, capacities=None):
         with tenants.connect(tenants.LEDGER, name) as conn:
             for server in (tenants.SHARED_1, tenants.SHARED_2):
                 if server.name in (capacities or {}):
-                    ledger.register_server(conn, server.name, "127.0.0.1", server.port, capacities[server.name])
+                    budget = ledger.server_usage(conn)[server.name]
+                    ledger.register_server(conn, server.name, "127.0.0.1", server.port, capacities[server.name],
+                                           max_connections=budget.max_connections,
+                                           reserved_connections=budget.reserved_connections)
         yield name
     finally:
         try:

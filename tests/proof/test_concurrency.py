@@ -58,7 +58,7 @@ def test_sixty_provisions_at_once_fill_the_first_server_then_the_second(core, sc
     assert not failed, failed
 
     with tenants.connect(tenants.LEDGER, scratch_ledger) as conn:
-        usage = ledger.server_usage(conn)
+        usage = tenants.server_counts(conn)
         records = {record.name: record for record in ledger.list_tenants(conn)}
     for server, (used, capacity) in usage.items():
         figures.set(SUITE, f"tenants placed on {server} (capacity {capacity})", used)
@@ -83,7 +83,7 @@ def test_sixty_provisions_at_once_fill_the_first_server_then_the_second(core, sc
     figures.add(SUITE, "tenants removed afterwards (in parallel)", len(removed))
     with tenants.connect(tenants.LEDGER, scratch_ledger) as conn:
         assert ledger.list_tenants(conn) == []
-        assert ledger.server_usage(conn) == {"postgres-shared-1": (0, FIRST_CAPACITY),
+        assert tenants.server_counts(conn) == {"postgres-shared-1": (0, FIRST_CAPACITY),
                                              "postgres-shared-2": (0, SECOND_CAPACITY)}
     for server in SERVERS.values():
         assert _databases_on(server, {record.database for record in records.values()}) == set()
