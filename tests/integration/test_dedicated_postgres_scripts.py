@@ -21,7 +21,6 @@ import os
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -184,7 +183,7 @@ def test_a_plan_change_reaches_the_roles_connection_limit_on_the_next_start(serv
     assert not first and hook.returncode == 0, hook  # no init script this time: the data directory exists
     assert "may hold 36 connections" in hook.stderr, hook.stderr
     assert server.role()[0] == 36
-    held = [server.tenant() for _ in range(36)]
+    held = [server.tenant() for _connection in range(36)]
     try:
         with pytest.raises(psycopg.OperationalError, match="too many connections for role"):
             server.tenant()
