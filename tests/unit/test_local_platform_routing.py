@@ -1,5 +1,6 @@
 """The local platform's routing pieces, without the platform: the entry points Traefik gets
-from the Traefik role, the loopback pod ranges of kwok's Nodes, and the stand-in server."""
+from the Traefik role, the loopback pod ranges of kwok's Nodes, the EndpointSlices that
+publish those addresses, and the stand-in server."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import json
 import socket
 
 import pytest
+from kubernetes import client
 
-from tests.cluster import bootstrap, control_plane, pod_network, settings, standin, traefik
+from tests.cluster import bootstrap, control_plane, loopback_endpoints, pod_network, settings, standin, traefik
 
 
 def test_local_web_entry_point_redirects_as_the_traefik_role_does():
@@ -102,3 +104,45 @@ def test_stand_in_accepts_a_websocket_upgrade():
     # RFC 6455's own example key and accept value.
     assert response.getheader("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     assert answer["path"] == "/websocket" and answer["port"] == port
+
+
+def _service(selector, ports):
+    return client.V1Service(
+        metadata=client.V1ObjectMeta(name="odoo", namespace="tenant-a", uid="svc-uid"),
+        spec=client.V1ServiceSpec(selector=selector, ports=[client.V1ServicePort(**port) for port in ports]))
+
+
+def _pod(name, ip, labels, ready=True, namespace="tenant-a", deleting=False, ports=(("http", 8069),)):
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, namespace=namespace, uid=f"{name}-uid", labels=labels,
+                                     deletion_timestamp="2026-12-01T00:00:00Z" if deleting else None),
+        spec=client.V1PodSpec(node_name="kwok-node-1", containers=[client.V1Container(
+            name="odoo", ports=[client.V1ContainerPort(name=n, container_port=p) for n, p in ports])]),
+        status=client.V1PodStatus(pod_ip=ip, phase="Running",
+                                  conditions=[client.V1PodCondition(type="Ready", status=str(ready))]))
+
+
+def test_loopback_slices_list_the_selected_pods_with_resolved_ports():
+    web = {"app": "web"}
+    service = _service(web, [{"name": "http", "port": 8069, "target_port": "http"},
+                             {"name": "websocket", "port": 8072, "target_port": "websocket"}])
+    pods = [_pod("web-1", "127.1.1.5", web, ports=(("http", 8069), ("websocket", 8072))),
+            _pod("web-2", "127.1.2.5", web, ready=False, ports=(("http", 8069), ("websocket", 8072))),
+            _pod("cron", "127.1.1.6", {"app": "cron"}),
+            _pod("other-tenant", "127.1.3.5", web, namespace="tenant-b"),
+            _pod("going", "127.1.1.7", web, deleting=True),
+            _pod("invented", "10.0.0.5", web)]
+    [endpoint_slice] = loopback_endpoints.desired_slices(service, pods)
+    assert endpoint_slice["addressType"] == "FQDN"
+    assert endpoint_slice["metadata"]["labels"]["kubernetes.io/service-name"] == "odoo"
+    assert endpoint_slice["metadata"]["ownerReferences"][0]["uid"] == "svc-uid"
+    assert endpoint_slice["ports"] == [{"name": "http", "port": 8069, "protocol": "TCP"},
+                                       {"name": "websocket", "port": 8072, "protocol": "TCP"}]
+    assert [(e["addresses"], e["conditions"]["ready"], e["targetRef"]["name"]) for e in endpoint_slice["endpoints"]] == [
+        (["127.1.1.5"], True, "web-1"), (["127.1.2.5"], False, "web-2")]
+
+
+def test_a_service_without_ready_pods_gets_an_empty_slice_and_one_without_selector_none():
+    assert loopback_endpoints.desired_slices(_service({"app": "web"}, [{"name": "http", "port": 8069}]), [])[0][
+        "endpoints"] == []
+    assert loopback_endpoints.desired_slices(_service(None, [{"name": "http", "port": 8069}]), []) == []
