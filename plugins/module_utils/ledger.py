@@ -6,8 +6,9 @@ append-only event log.
 Placement on a shared server happens in one transaction that locks every server row, so
 concurrent runs are serialised there and a server can never take more tenants than its
 capacity, nor more connections: a server is full when its tenants' connection limits plus its
-reserve would pass its max_connections (both read from the server when it is registered). Functions take an open psycopg connection (autocommit) and run their own
-transactions; in check mode they only read.
+reserve would pass its max_connections (both read from the server when it is registered).
+Functions take an open psycopg connection (autocommit) and run their own transactions; in
+check mode they only read.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from typing import Callable
 
 from hypothesis import strategies as st
 
+from ansible_collections.odoo_saas.kit.plugins.module_utils.plans import PLAN_KEYS
+
 STATES = ("present", "suspended", "absent")
 PLANS = ("small", "medium", "large")
 
@@ -238,8 +240,7 @@ def _bad_int(minimum, maximum):
 
 PLAN_INTEGERS = {"replicas": (1, 20), "workers": (0, 64), "db_connection_limit": (1, 1000)}
 PLAN_QUANTITIES = ("cpu", "memory", "storage", "db_storage")
-KNOWN_PLAN_KEYS = {"db_strategy", "replicas", "workers", "cpu", "memory", "storage", "db_connection_limit", "quota",
-                   "db_storage", "db_resources", "postgresql_settings"}
+KNOWN_PLAN_KEYS = set(PLAN_KEYS)
 
 
 def bad_plans():
