@@ -14,7 +14,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger, naming
+from ansible_collections.odoo_saas.kit.plugins.module_utils import naming
 from tests.cluster import settings
 from tests.integration import tenants
 from tests.integration.conftest import restricted_pod_spec
@@ -44,7 +44,7 @@ def fleet(tmp_path_factory):
             width=3)
         assert all(outcome.ok for outcome in outcomes), outcomes
         with tenants.connect(tenants.LEDGER, ledger_db) as conn:
-            assert ledger.server_usage(conn) == {name: (SHARED_PER_SERVER, SHARED_PER_SERVER) for name in SERVERS}
+            assert tenants.server_counts(conn) == {name: (SHARED_PER_SERVER, SHARED_PER_SERVER) for name in SERVERS}
         yield {name: outcome.result["tenant"] for name, outcome in zip(names, outcomes)}
 
 
