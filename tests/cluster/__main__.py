@@ -39,6 +39,8 @@ def up() -> None:
     if traefik.start(paths.kubeconfig, paths.pki / "ca.crt"):
         step("up", "started Traefik")
     step("up", f"local platform ready in {time.monotonic() - started:.0f}s; KUBECONFIG={paths.kubeconfig}")
+    step("up", f"kubectl (built with the control plane): export KUBECONFIG={paths.kubeconfig} "
+               f"PATH={build.binary('kubectl').parent}:$PATH")
 
 
 def _wait_nodes_ready(kubeconfig) -> None:

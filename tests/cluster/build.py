@@ -62,6 +62,8 @@ COMPONENTS = (
             "k8s.io/kubernetes/cmd/kube-apiserver",
             "k8s.io/kubernetes/cmd/kube-controller-manager",
             "k8s.io/kubernetes/cmd/kube-scheduler",
+            # Not run by the platform: for people, so the KUBECONFIG `make demo` prints can be used.
+            "k8s.io/kubernetes/cmd/kubectl",
         ),
         _kubernetes_ldflags(settings.KUBERNETES_VERSION),
     ),
