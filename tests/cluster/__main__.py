@@ -17,6 +17,16 @@ from .processes import Daemon, wait_until
 from .progress import step
 
 
+def loopback_endpoints_daemon() -> Daemon:
+    """Publishes pods' loopback addresses in EndpointSlices Traefik can use (see the module)."""
+    paths = control_plane.layout()
+    return Daemon(
+        "loopback-endpoints", paths.run,
+        [sys.executable, "-m", "tests.cluster.loopback_endpoints", str(paths.kubeconfig)],
+        env=dict(os.environ, PYTHONPATH=str(settings.REPO)),
+    )
+
+
 def provisioner_daemon() -> Daemon:
     paths = control_plane.layout()
     return Daemon(
@@ -34,6 +44,8 @@ def up() -> None:
     step("up", "Nodes, StorageClass, Traefik RBAC and IngressClass applied")
     if provisioner_daemon().start():
         step("up", "started the hostpath volume provisioner")
+    if loopback_endpoints_daemon().start():
+        step("up", "started the loopback EndpointSlice publisher")
     _wait_nodes_ready(paths.kubeconfig)
     postgres.start()
     if traefik.start(paths.kubeconfig, paths.pki / "ca.crt"):
@@ -62,6 +74,7 @@ def _wait_nodes_ready(kubeconfig) -> None:
 def down() -> None:
     traefik.daemon().stop() and step("down", "stopped Traefik")
     provisioner_daemon().stop() and step("down", "stopped the volume provisioner")
+    loopback_endpoints_daemon().stop() and step("down", "stopped the loopback EndpointSlice publisher")
     control_plane.stop()
     postgres.stop()
     leftovers = leftover_processes()
@@ -72,7 +85,8 @@ def down() -> None:
 
 def leftover_processes() -> list[str]:
     """Processes started from this clone's state or the cached binaries."""
-    markers = [str(settings.state_dir()), str(settings.cache_dir() / "bin"), "tests.cluster.provisioner"]
+    markers = [str(settings.state_dir()), str(settings.cache_dir() / "bin"), "tests.cluster.provisioner",
+               "tests.cluster.loopback_endpoints"]
     if settings.state_dir().exists():
         markers.append(str(postgres.data_root()))
     found = []
@@ -92,6 +106,7 @@ def status() -> dict:
     return {
         "control_plane": control_plane.status(),
         "provisioner": provisioner_daemon().running(),
+        "loopback_endpoints": loopback_endpoints_daemon().running(),
         "postgres": postgres.status(),
         "traefik": traefik.daemon().running(),
         "kubeconfig": str(control_plane.layout().kubeconfig),

@@ -8,7 +8,7 @@ passes: this writes, for each Service with a selector, one such slice listing th
 pods' addresses, readiness and resolved target ports, as the endpointslice controller would.
 It stands in for that controller only for addresses it cannot publish; Traefik reads the
 slices like any others (label kubernetes.io/service-name), and the Service owns them, so they
-go with it.
+go with it. `python -m tests.cluster up` runs it as a daemon, for every namespace:
 
     python -m tests.cluster.loopback_endpoints KUBECONFIG [NAMESPACE ...]
 """
@@ -121,7 +121,7 @@ def _ignore_gone(call) -> None:
 
 
 def run(api: client.ApiClient, stop: threading.Event, namespaces: Iterable[str] | None = None,
-        interval: float = 0.5) -> None:
+        interval: float = 1.0) -> None:
     """Sync until stop is set; namespaces may be a set that grows while this runs."""
     while not stop.is_set():
         try:

@@ -6,20 +6,21 @@ stand-in, NOT Odoo: it tells which pod and port answered and echoes the X-Forwar
 headers it received. Requests go to Traefik's loopback entry points with the tenant host in
 the SNI and Host header; every pod address is checked to be in 127.0.0.0/8 before any
 request, and nothing else is ever contacted. The API server refuses loopback addresses in the
-EndpointSlices its controller writes, so tests/cluster/loopback_endpoints.py publishes the
-tenants' pod addresses in FQDN EndpointSlices, which Traefik reads like any others.
+EndpointSlices its controller writes, so the platform's loopback-endpoints daemon
+(tests/cluster/loopback_endpoints.py) publishes pod addresses in FQDN EndpointSlices, which
+Traefik reads like any others.
 """
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import urlsplit
 
 import pytest
 from kubernetes import client
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import HTTP_PORT, WEBSOCKET_PORT
-from tests.cluster import loopback_endpoints, settings, standin
+from tests.cluster import __main__ as cluster_cli
+from tests.cluster import settings, standin
 
 from . import tenants, through_traefik
 from .conftest import wait_for
@@ -28,22 +29,12 @@ ROUTE_TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def published_namespaces(api):
-    """Namespaces whose Services' loopback pod addresses are published while the module runs."""
-    namespaces, stop = set(), threading.Event()
-    publisher = threading.Thread(target=loopback_endpoints.run, args=(api, stop, namespaces), daemon=True)
-    publisher.start()
-    yield namespaces
-    stop.set()
-    publisher.join()
-
-
-@pytest.fixture(scope="module")
-def provision(ledger_db, tmp_path_factory, published_namespaces):
+def provision(kubeconfig, ledger_db, tmp_path_factory):
+    if not cluster_cli.loopback_endpoints_daemon().running():
+        pytest.fail("the loopback EndpointSlice publisher is not running: run `python -m tests.cluster up`")
     backup_dir = tmp_path_factory.mktemp("backups")
 
     def run(name, **overrides):
-        published_namespaces.add(f"tenant-{name}")
         result, failure = tenants.tenant(tenants.params(ledger_db, backup_dir, name=name, **overrides))
         assert failure is None, failure
         return result["tenant"]
