@@ -93,9 +93,9 @@ def test_each_tenants_hosts_reach_its_own_pods_only(two_tenants):
         own_pods = {pod.name for pod in two_tenants["pods"] if pod.namespace == record["namespace"]}
         for host in _hosts(record):
             _reaches(host, record["namespace"])
-            for _ in range(5):
+            for attempt in range(5):
                 answer = through_traefik.https(host).standin()
-                assert answer is not None and answer["namespace"] == record["namespace"], (host, answer)
+                assert answer is not None and answer["namespace"] == record["namespace"], (host, attempt, answer)
                 assert answer["pod"] in own_pods and answer["port"] == HTTP_PORT
     assert len(_hosts(two_tenants["small"])) == 2, "the small tenant's custom domain is routed too"
 
