@@ -38,6 +38,7 @@ platform: up
 demo: up
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/demo.yml
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/status.yml
+	@$(RUN) python -m tests.cluster.demo_route demo
 
 unit: setup
 	@$(RUN) python -m pytest tests/unit
@@ -63,9 +64,15 @@ proof: up
 molecule: up
 	@$(RUN) CI=true molecule test --all
 
-test: up
-	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/platform.yml
-	@$(RUN) python -m pytest tests/unit tests/integration
-	@$(RUN) CI=true molecule test --all
-	@$(RUN) ansible-lint
-	@$(RUN) bash hack/sanity.sh
+# Each stage's wall time is recorded and printed at the end (hack/stage.sh).
+STAGE = $(RUN) bash hack/stage.sh
+
+test:
+	@bash hack/stage.sh --reset
+	@bash hack/stage.sh "setup and start the local platform" $(MAKE) --no-print-directory up
+	@$(STAGE) "platform playbook" ansible-playbook -i $(INVENTORY) playbooks/platform.yml
+	@$(STAGE) "pytest tests/unit tests/integration" python -m pytest tests/unit tests/integration
+	@$(STAGE) "molecule (platform roles)" env CI=true molecule test --all
+	@$(STAGE) "ansible-lint" ansible-lint
+	@$(STAGE) "ansible-test sanity" bash hack/sanity.sh
+	@bash hack/stage.sh --report
