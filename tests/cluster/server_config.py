@@ -59,14 +59,16 @@ def _variables(role: str) -> dict:
 
 def _environment(role: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROLES / role / "templates")),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True)  # as Ansible's template lookup renders
     env.filters.update(FilterModule().filters())  # Ansible's own filters (bool, to_json, ...)
     return env
 
 
-def hba(definition: Definition) -> str:
-    """pg_hba.conf as the role renders it."""
-    return _environment(definition.role).get_template(definition.hba_template).render(**_variables(definition.role))
+def hba(definition: Definition, overrides: dict | None = None) -> str:
+    """pg_hba.conf as the role renders it (overrides: variables set otherwise, e.g. TLS off)."""
+    variables = {**_variables(definition.role), **(overrides or {})}
+    return _environment(definition.role).get_template(definition.hba_template).render(**variables)
 
 
 def server_settings(definition: Definition, port: int) -> dict[str, str]:
