@@ -45,8 +45,6 @@ def _spec(name, plan="small", **extra):
     return build_spec({"name": name, "plan": plan, **extra}, platform())
 
 
-
-
 def test_migrations_apply_once_and_check_mode_only_reads(conn):
     every = [(version, description) for version, description, _ddl in ledger.MIGRATIONS]
     assert every[0] == (1, "tenant ledger") and [version for version, _text in every] == list(range(1, len(every) + 1))

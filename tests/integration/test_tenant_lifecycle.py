@@ -195,7 +195,8 @@ def test_dedicated_plan_gets_its_own_postgresql(api, params):
     name = tenants.unique()
     result, failure = tenants.tenant(params(name, plan="large"))
     assert failure is None, failure
-    assert result["tenant"]["database"] == {"strategy": "dedicated", "server": "dedicated", "name": f"odoo_{name.replace('-', '_')}"}
+    assert result["tenant"]["database"] == {"strategy": "dedicated", "server": "dedicated", "name": f"odoo_{name.replace('-', '_')}",
+                                            "connection_limit": 100}
     statefulset = client.AppsV1Api(api).read_namespaced_stateful_set("postgres", f"tenant-{name}")
     assert statefulset.status.ready_replicas == 1
     assert _role(tenants.SHARED_1, f"odoo_{name.replace('-', '_')}") is None

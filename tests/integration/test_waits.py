@@ -28,8 +28,8 @@ WAIT_TIMEOUT = 300
 @pytest.fixture
 def params(ledger_db, tmp_path):
     def build(name, **overrides):
-        return tenants.params(ledger_db, tmp_path / "backups", name=name, plan="small", wait_timeout=WAIT_TIMEOUT,
-                              **overrides)
+        wanted = {"plan": "small", "wait_timeout": WAIT_TIMEOUT, **overrides}
+        return tenants.params(ledger_db, tmp_path / "backups", name=name, **wanted)
     return build
 
 

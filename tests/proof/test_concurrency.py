@@ -84,7 +84,7 @@ def test_sixty_provisions_at_once_fill_the_first_server_then_the_second(core, sc
     with tenants.connect(tenants.LEDGER, scratch_ledger) as conn:
         assert ledger.list_tenants(conn) == []
         assert tenants.server_counts(conn) == {"postgres-shared-1": (0, FIRST_CAPACITY),
-                                             "postgres-shared-2": (0, SECOND_CAPACITY)}
+                                               "postgres-shared-2": (0, SECOND_CAPACITY)}
     for server in SERVERS.values():
         assert _databases_on(server, {record.database for record in records.values()}) == set()
     assert _tenant_namespaces(core, names) == set()
