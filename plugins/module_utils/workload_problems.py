@@ -8,9 +8,10 @@ A wait gives up on a problem once it is definite:
   progressDeadlineSeconds, an image reference the runtime rejects (InvalidImageName);
 - after CRASH_RESTARTS restarts of one container (CrashLoopBackOff, OOMKilled): one restart
   can be a blip, three in a row are the program itself;
-- once it lasts STUCK_GRACE_SECONDS: Unschedulable (a finishing pod or the cluster autoscaler
-  may free or add room; an autoscaler that reports TriggeredScaleUp keeps the wait going),
-  ErrImagePull/ImagePullBackOff (a registry blip clears at the next pull), a container the
+- once it lasts UNSCHEDULABLE_GRACE_SECONDS: Unschedulable (a finishing pod or the cluster
+  autoscaler may free or add room; an autoscaler that reports TriggeredScaleUp keeps the wait
+  going);
+- once it lasts STUCK_GRACE_SECONDS: ErrImagePull/ImagePullBackOff (a registry blip clears at the next pull), a container the
   runtime cannot create (a Secret it refers to may be arriving), a ReplicaSet that cannot
   create pods (a quota freed by a terminating pod).
 ContainerCreating, PodInitializing and the like are never problems.
@@ -22,6 +23,9 @@ import time
 from dataclasses import dataclass
 
 STUCK_GRACE_SECONDS = 20
+# The cluster autoscaler scans about every 10 s and may take a few scans to report
+# TriggeredScaleUp, so a pod that finds no room gets longer before the wait gives up.
+UNSCHEDULABLE_GRACE_SECONDS = 60
 CRASH_RESTARTS = 3
 PODS_EVERY_SECONDS = 2.0  # pods are listed at most this often while a wait lasts
 WARNINGS_SHOWN = 3
@@ -85,6 +89,8 @@ def _container_problems(pod, status, init):
     restarts = status.get("restartCount") or 0
     if restarts < CRASH_RESTARTS:
         return []
+    if (status.get("state") or {}).get("running") and status.get("ready"):
+        return []  # crashes long past: restartCount only ever grows
     last = (status.get("lastState") or {}).get("terminated") or {}
     if last.get("reason") == "OOMKilled":
         return [Problem(f"{key}:crash", subject, "OOMKilled",
@@ -111,7 +117,8 @@ def pod_problems(pod):
         if (condition.get("type"), condition.get("status"), condition.get("reason")) == ("PodScheduled", "False", "Unschedulable"):
             message = condition.get("message") or ""
             problems.append(Problem(f"{meta.get('uid') or meta.get('name')}:unschedulable", f"pod {_ref(pod)}",
-                                    "Unschedulable", message, _unschedulable_advice(message), STUCK_GRACE_SECONDS))
+                                    "Unschedulable", message, _unschedulable_advice(message),
+                                    UNSCHEDULABLE_GRACE_SECONDS))
     for init, key in ((True, "initContainerStatuses"), (False, "containerStatuses")):
         for container in status.get(key) or []:
             problems += _container_problems(pod, container, init)

@@ -45,7 +45,16 @@ def test_an_unschedulable_pod_gives_the_schedulers_message_and_waits_out_a_grace
     assert problem.reason == "Unschedulable"
     assert "3 Insufficient cpu" in problem.message
     assert "lower the plan's cpu or add a node" in problem.advice
-    assert problem.grace == wp.STUCK_GRACE_SECONDS > 0
+    assert problem.grace == wp.UNSCHEDULABLE_GRACE_SECONDS > wp.STUCK_GRACE_SECONDS > 0
+
+
+def test_a_container_running_ready_after_old_crashes_is_no_problem():
+    """restartCount only grows: three OOM kills last month must not fail today's wait."""
+    old_crashes = container({}, restarts=5, last={"reason": "OOMKilled", "exitCode": 137}, running=True)
+    old_crashes["ready"] = True
+    assert wp.pod_problems(pod(phase="Running", containers=[old_crashes])) == []
+    old_crashes["ready"] = False  # running again but not ready: still the loop
+    assert only(wp.pod_problems(pod(phase="Running", containers=[old_crashes]))).reason == "OOMKilled"
 
 
 @pytest.mark.parametrize("reason", ["ImagePullBackOff", "ErrImagePull"])
@@ -195,14 +204,26 @@ def plan(**overrides):
 
 def test_a_plan_that_fits_a_node_passes():
     node_fit.check_plan_fits_nodes(plan(), "shared", NODES, "plans.medium")
-    node_fit.check_plan_fits_nodes(plan(cpu="16", memory="64Gi"), "shared", NODES, "plans.medium")
+    # web + cron together: 16 cpu and 64Gi, exactly n1's room.
+    node_fit.check_plan_fits_nodes(plan(cpu="8", memory="32Gi"), "shared", NODES, "plans.medium")
+
+
+def test_web_replicas_and_cron_must_fit_one_node_together():
+    """Each pod alone fits n1, but 2 web replicas and the cron pod share one node (the
+    ReadWriteOnce filestore): 3 x 6 = 18 cpu > 16."""
+    with pytest.raises(SpecError) as caught:
+        node_fit.check_plan_fits_nodes(plan(cpu="6", memory="8Gi", replicas=2, db_connection_limit=40), "shared", NODES,
+                                       "plans.medium")
+    assert caught.value.field == "plans.medium.cpu"
+    assert "2 web pod(s) and its cron pod, which share one node" in caught.value.message
+    assert "18 cpu and 24Gi memory" in caught.value.message and "or replicas" in caught.value.message
 
 
 @pytest.mark.parametrize("overrides, field, numbers", [
-    ({"cpu": "17"}, "plans.medium.cpu", ("17 cpu", "at most 16 cpu on n1")),
-    ({"memory": "200Gi"}, "plans.medium.memory", ("200Gi memory", "128Gi memory on n2")),
+    ({"cpu": "9"}, "plans.medium.cpu", ("18 cpu", "at most 16 cpu on n1")),
+    ({"memory": "100Gi"}, "plans.medium.memory", ("200Gi memory", "128Gi memory on n2")),
     # Each resource fits some node, but no node has both.
-    ({"cpu": "8", "memory": "100Gi"}, "plans.medium.memory", ("8 cpu and 100Gi memory",)),
+    ({"cpu": "4", "memory": "50Gi"}, "plans.medium.memory", ("8 cpu and 100Gi memory",)),
 ])
 def test_a_plan_larger_than_every_node_is_refused_naming_the_field_and_numbers(overrides, field, numbers):
     with pytest.raises(SpecError) as caught:
