@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from . import egress, naming
 from .errors import SpecError, shown
-from .plan_fit import check_strategy_fits
+from .plan_fit import check_plan_fits, check_strategy_fits
 from .plans import STRATEGIES, Plan, load_plans
 
 STATES = ("present", "suspended", "absent")
@@ -134,6 +134,11 @@ def _postgres_image(params):
     if tag and "alpine" in tag.group(1):
         raise SpecError("postgres_image", f"{shown(value)}: use a Debian variant (such as {POSTGRES_IMAGE!r}); the "
                                           "Alpine images run PostgreSQL as uid 70, the pods as the Debian images' 999")
+    if "@" not in value and not re.match(r"^[0-9]+\.[0-9]+-[a-z]+\Z", tag.group(1)):
+        # postgres:16.10 follows the image's default Debian, which moves with each Debian
+        # release: nodes would then run different glibc collations (and corrupt text indexes).
+        raise SpecError("postgres_image", f"{shown(value)} names no Debian release: use a tag such as "
+                                          f"{POSTGRES_IMAGE!r} (major.minor-release) or a digest (@sha256:...)")
     return value
 
 
@@ -216,7 +221,9 @@ def build_spec(params, platform, existing_plan=None):
     if strategy == "auto":
         strategy = plan.db_strategy
     if state != "absent":
-        # Removing a tenant that could never run must still work.
+        # Only the plan a request uses: one impossible plan in the inventory must not stop
+        # every other tenant, and removing a tenant that could never run must still work.
+        check_plan_fits(plan, f"plans.{plan.name}")
         check_strategy_fits(plan, strategy)
     version = str(params.get("odoo_version") or "18.0")
     if version not in ODOO_VERSIONS:
