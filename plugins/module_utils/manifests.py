@@ -19,16 +19,14 @@ from .manifests_isolation import automation_binding as _automation_binding
 from .manifests_isolation import namespace, network_policies, service_account
 from .manifests_isolation import shared_server_policy as _shared_server_policy
 from .manifests_odoo import cron_deployment, filestore_claim, ingress, init_job, service, web_deployment
-from .manifests_odoo_config import config_secret, db_secret, odoo_conf, plan_fits_connections, web_db_maxconn
+from .manifests_odoo_config import config_secret, db_secret, odoo_conf, web_db_maxconn
 from .manifests_postgres import dedicated_objects
-from .manifests_quota import limit_range, plan_fits_quota, resource_quota
+from .manifests_quota import limit_range, resource_quota
 from .spec import Platform, TenantSpec
 
 __all__ = [
     "DatabaseTarget", "TenantSecrets", "TENANT_LABEL", "FILESTORE_CLAIM", "tenant_objects", "access_objects", "automation_binding",
-    "workload_names",
-    "shared_server_policy",
-    "plan_fits_quota", "plan_fits_connections", "web_db_maxconn",
+    "workload_names", "shared_server_policy", "web_db_maxconn",
 ]
 
 

@@ -19,10 +19,15 @@ cron, init) is one process. Then, in MiB:
 Odoo's limit_memory_soft/hard measure a process's *virtual* size (psutil vms; hard is an
 RLIMIT_AS), which exceeds its resident size by the address space it reserves but does not
 touch (thread stacks, malloc arenas, mapped libraries): VMS_OVERHEAD, kept small with
-MALLOC_ARENA_MAX=2. MASTER_ALLOWANCE is the prefork master's resident memory in a web pod
-and, in a threaded pod, room for what Odoo runs beside itself (wkhtmltopdf, pg_dump), which
-Odoo's limits do not count. A plan whose share is below MIN_RESIDENT_SHARE is refused
-(`memory_problem`): such a process would be recycled after nearly every request.
+MALLOC_ARENA_MAX=2. That the gap is at least VMS_OVERHEAD is an assumption, not a measurement
+(no Odoo runs where this is tested): where a process's gap is smaller, it reaches the
+container's limit first, and the OOM killer, not Odoo's recycling, ends it. MASTER_ALLOWANCE is
+room, in a web pod, for the prefork master's private memory (it loads the registry before it
+forks, so most of it is shared copy-on-write with the workers, and the workers' own
+accounting counts those shared pages) and, in a threaded pod, for what Odoo runs beside itself
+(wkhtmltopdf, pg_dump), which Odoo's limits do not count. A plan whose share is below
+MIN_RESIDENT_SHARE is refused when a request uses it (`memory_problem`): such a process would
+be recycled after nearly every request.
 """
 
 from __future__ import annotations
@@ -128,12 +133,6 @@ def connection_problem(plan, db_strategy: str | None = None) -> tuple[str, str] 
                 f"the dedicated server's max_connections {max_connections} must be at least "
                 f"db_connection_limit {plan.db_connection_limit} + {POSTGRES_RESERVED} reserved")
     return None
-
-
-def plan_fits_connections(plan, db_strategy: str | None = None) -> str | None:
-    """connection_problem's message, naming the plan, or None."""
-    problem = connection_problem(plan, db_strategy)
-    return None if problem is None else f"plan {plan.name!r}: {problem[1]}"
 
 
 def odoo_conf(spec, database, secrets):

@@ -3,7 +3,7 @@
 """What a tenant's pods cost (resources per component), and the quota that bounds them.
 
 One table, `budget()`, sizes every pod the manifests create; the container resources, the
-ResourceQuota, the LimitRange and `plan_fits_quota()` all read it, so they cannot disagree.
+ResourceQuota, the LimitRange and `quota_shortfalls()` all read it, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -75,19 +75,6 @@ def quota_shortfalls(plan, db_strategy: str | None = None) -> list[tuple[str, st
     ]
     return [(key, f"{line} needs {fmt(need)} but the quota allows {fmt(allowed)}")
             for key, line, need, allowed, fmt in needs if need > allowed]
-
-
-def plan_fits_quota(plan, db_strategy: str | None = None) -> str | None:
-    """None when everything the plan runs fits in the plan's own quota, else a message
-    naming each quota line that is too small and what needs it."""
-    problems = [problem for _key, problem in quota_shortfalls(plan, db_strategy)]
-    if not problems:
-        return None
-    claim_count, storage = claims(plan, db_strategy)
-    detail = ", ".join(f"{c.component} {c.count} x {cpu_text(c.cpu)} cpu/{bytes_text(c.memory)}" for c in budget(plan, db_strategy))
-    strategy = db_strategy or plan.db_strategy
-    return (f"plan {plan.name!r} ({strategy} database) does not fit its quota: {'; '.join(problems)} "
-            f"(pods: {detail}; claims: {claim_count}, {bytes_text(storage)})")
 
 
 def resource_quota(spec):

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Whether a plan can run at all: each Odoo process's memory share, the database connection
-pools and the plan's own quota. Checked where plans are loaded and where a request picks a
-database strategy, so an impossible plan is refused before anything is touched."""
+pools and the plan's own quota. Checked for the plan a request uses (and the database strategy
+it picks), so an impossible plan is refused before anything is touched, without stopping the
+tenants of other plans; the ledger module warns of every impossible plan (plan_problems)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,17 @@ def check_plan_fits(plan, field, db_strategy=None):
         raise SpecError(f"{field}.quota.{shortfalls[0][0]}",
                         f"too small for what the plan runs with a {strategy} database: "
                         + "; ".join(problem for _key, problem in shortfalls))
+
+
+def plan_problems(plans, field="plans"):
+    """The refusal of each plan that cannot run, as text (for warnings)."""
+    problems = []
+    for name, plan in sorted(plans.items()):
+        try:
+            check_plan_fits(plan, f"{field}.{name}")
+        except SpecError as error:
+            problems.append(str(error))
+    return problems
 
 
 def check_strategy_fits(plan, db_strategy):

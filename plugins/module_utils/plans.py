@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from . import egress
 from .errors import SpecError, shown
-from .plan_fit import check_plan_fits
 
 STRATEGIES = ("shared", "dedicated")
 QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?\Z")
@@ -134,7 +133,6 @@ def load_plan(name, raw, field):
         egress=None if raw.get("egress") is None else egress.load_rules(raw["egress"], f"{field}.egress"),
         extra_egress=egress.load_rules(raw.get("extra_egress") or [], f"{field}.extra_egress"),
     )
-    check_plan_fits(plan, field)
     return plan
 
 

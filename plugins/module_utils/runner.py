@@ -13,6 +13,7 @@ from .info import tenants_info
 from .kube import Kube
 from .redact import redact_text
 from .naming import check_tenant_name
+from .plan_fit import plan_problems
 from .plans import load_plans
 from .spec import build_spec, load_platform, load_wait_timeout
 
@@ -153,14 +154,17 @@ def run_ledger(params, check_mode):
             changed |= ledger.register_server(conn, name, server.admin.host, server.admin.port, capacity,
                                               max_connections=max_connections, reserved_connections=reserved,
                                               check_mode=check_mode)
-        limits = {plan.name: plan.db_connection_limit for plan in load_plans(params["plans"]).values()} \
-            if params.get("plans") else {}
+        plans = load_plans(params["plans"]) if params.get("plans") else {}
+        warnings = [f"{problem} (tenants on this plan cannot be provisioned or changed)" for problem in plan_problems(plans)]
+        limits = {plan.name: plan.db_connection_limit for plan in plans.values()}
         changed |= bool(ledger.fill_connection_limits(conn, limits, check_mode))
         result["servers"] = {name: usage.as_dict() for name, usage in ledger.server_usage(conn).items()}
         if params.get("kubeconfig") or params.get("host"):
             policies, result["server_policies"] = _apply_server_policies(params, servers, check_mode)
             changed |= policies
         result["changed"] = changed
+        if warnings:
+            result["warnings"] = warnings
         failure = None
     except SaasError as error:
         failure = redact_text(str(error), secrets_in(params))

@@ -24,6 +24,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils import credentials, 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import DatabaseTarget, TenantSecrets
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import quantity
+from ansible_collections.odoo_saas.kit.plugins.module_utils.plan_fit import check_plan_fits
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -618,8 +619,7 @@ def test_redact_text():
 
 @pytest.mark.parametrize("plan", sorted(PLANS))
 def test_the_shipped_plans_fit_their_quota(plan):
-    assert manifests.plan_fits_quota(PLATFORM.plans[plan]) is None
-    assert manifests.plan_fits_connections(PLATFORM.plans[plan]) is None
+    check_plan_fits(PLATFORM.plans[plan], f"plans.{plan}")
 
 
 @pytest.mark.parametrize("plan", sorted(PLANS))
@@ -647,23 +647,33 @@ def test_generated_workloads_fit_the_generated_quota(plan):
     assert len(claims) <= hard["persistentvolumeclaims"]
 
 
-def test_plan_fits_quota_names_what_does_not_fit():
-    message = manifests.plan_fits_quota(PLATFORM.plans["small"], "dedicated")
-    assert message and "requests.cpu" in message and "requests.storage" in message and "'small'" in message
+def _refusal(plan, db_strategy=None):
+    with pytest.raises(SpecError) as refused:
+        check_plan_fits(plan, f"plans.{plan.name}", db_strategy)
+    return refused.value
+
+
+def test_a_plan_that_overflows_its_quota_names_what_does_not_fit():
+    refused = _refusal(PLATFORM.plans["small"], "dedicated")
+    assert refused.field == "plans.small.quota.cpu"
+    assert "requests.cpu" in refused.message and "requests.storage" in refused.message
     medium = PLATFORM.plans["medium"]
-    crowded = dataclasses.replace(medium, name="crowded", replicas=4, quota=dataclasses.replace(medium.quota, pods=5))
-    message = manifests.plan_fits_quota(crowded)
-    assert "pods needs 6 but the quota allows 5" in message
-    assert "requests.memory needs 12Gi but the quota allows 8Gi" in message
+    crowded = dataclasses.replace(medium, name="crowded", replicas=4, db_connection_limit=100,
+                                  quota=dataclasses.replace(medium.quota, pods=5))
+    refused = _refusal(crowded)
+    assert "pods needs 6 but the quota allows 5" in refused.message
+    assert "requests.memory needs 12Gi but the quota allows 8Gi" in refused.message
 
 
-def test_plan_fits_connections_names_what_does_not_fit():
+def test_a_plan_whose_connections_do_not_fit_names_the_setting():
     large = PLATFORM.plans["large"]
     tight = dataclasses.replace(large, name="tight", db_connection_limit=20)
-    assert "db_connection_limit 20 is too small" in manifests.plan_fits_connections(tight)
+    assert _refusal(tight).field == "plans.tight.db_connection_limit"
+    assert "db_connection_limit 20 is too small" in _refusal(tight).message
     few = dataclasses.replace(large, name="few", postgresql_settings=(("max_connections", "100"),))
-    assert "max_connections 100" in manifests.plan_fits_connections(few)
-    assert manifests.plan_fits_connections(few, "shared") is None
+    assert _refusal(few).field == "plans.few.postgresql_settings.max_connections"
+    assert "max_connections 100" in _refusal(few).message
+    check_plan_fits(few, "plans.few", "shared")
 
 
 # --- contract with the lead's code --------------------------------------------------------

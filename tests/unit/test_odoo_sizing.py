@@ -15,6 +15,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base impor
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_odoo_config import (
     MASTER_ALLOWANCE, MIN_RESIDENT_SHARE, VMS_OVERHEAD,
 )
+from ansible_collections.odoo_saas.kit.plugins.module_utils.plan_fit import check_plan_fits, plan_problems
 from ansible_collections.odoo_saas.kit.plugins.module_utils.plans import load_plan
 
 from .plans_fixture import raw_plans
@@ -69,7 +70,7 @@ plans = st.builds(roomy_plan, workers=st.integers(0, 16), replicas=st.integers(1
 @given(raw=plans)
 def test_every_plan_that_loads_fits_its_pods_memory_and_the_others_are_refused(raw):
     try:
-        load_plan("p", raw, "plans.p")
+        check_plan_fits(load_plan("p", raw, "plans.p"), "plans.p")
     except SpecError as error:
         assert error.field == "plans.p.memory"
         share = (quantity(raw["memory"]) - MASTER_ALLOWANCE) // processes_of(raw["workers"])
@@ -92,7 +93,8 @@ def test_a_plan_too_small_for_its_processes_is_refused_with_the_numbers(workers,
     if share_mib * MIB >= MIN_RESIDENT_SHARE:
         return
     with pytest.raises(SpecError) as refused:
-        load_plan("tight", roomy_plan(workers, 1, memory_mib, "shared"), "odoo_saas_plans.tight")
+        check_plan_fits(load_plan("tight", roomy_plan(workers, 1, memory_mib, "shared"), "odoo_saas_plans.tight"),
+                        "odoo_saas_plans.tight")
     assert refused.value.field == "odoo_saas_plans.tight.memory"
     message = refused.value.message
     assert f"{processes} Odoo process(es)" in message
@@ -113,7 +115,7 @@ def test_the_medium_web_pod_and_the_cron_pod_fit_their_container():
 
 @pytest.mark.parametrize("name", sorted(raw_plans()))
 def test_the_shipped_plans_still_load(name):
-    load_plan(name, raw_plans()[name], f"odoo_saas_plans.{name}")
+    check_plan_fits(load_plan(name, raw_plans()[name], f"odoo_saas_plans.{name}"), f"odoo_saas_plans.{name}")
 
 
 @pytest.mark.parametrize("change, field, words", [
@@ -127,13 +129,20 @@ def test_the_shipped_plans_still_load(name):
      "plans.large.postgresql_settings.max_connections", "max_connections 100"),
     (lambda p: p["small"].update(memory="256Mi"), "plans.small.memory", "at least 384 MiB"),
 ])
-def test_a_plan_that_overflows_its_quota_or_connections_is_refused_at_load(change, field, words):
+def test_a_plan_that_overflows_its_quota_or_connections_is_refused_when_requested(change, field, words):
     raw = raw_plans()
     change(raw)
+    platform = specs.load_platform({"environment": "test", "base_domain": "saas.example.com", "plans": raw})
+    plan = field.split(".")[1]
     with pytest.raises(SpecError) as refused:
-        specs.load_platform({"environment": "test", "base_domain": "saas.example.com", "plans": raw})
+        specs.build_spec({"name": "acme", "plan": plan}, platform)
     assert refused.value.field == field
     assert words in refused.value.message
+    assert [problem for problem in plan_problems(platform.plans) if problem.startswith(f"{field}:")]
+    # The other plans' tenants go on, and a tenant of the impossible plan can still be removed.
+    other = next(name for name in raw if name != plan)
+    assert specs.build_spec({"name": "acme", "plan": other}, platform).plan.name == other
+    assert specs.build_spec({"name": "acme", "plan": plan, "state": "absent"}, platform).plan.name == plan
 
 
 def test_a_request_for_the_other_database_strategy_must_fit_too():
