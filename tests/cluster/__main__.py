@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from . import bootstrap, build, control_plane, postgres, settings, traefik
+from . import bootstrap, build, cert_manager, control_plane, postgres, settings, traefik
 from .processes import Daemon, wait_until
 from .progress import step
 
@@ -50,6 +50,9 @@ def up() -> None:
     postgres.start()
     if traefik.start(paths.kubeconfig, paths.pki / "ca.crt"):
         step("up", "started Traefik")
+    if cert_manager.start(paths.kubeconfig):
+        step("up", "started cert-manager's controller")
+    step("up", f"ClusterIssuers Ready; tenants' certificates are signed by {cert_manager.ca_issuer()}")
     step("up", f"local platform ready in {time.monotonic() - started:.0f}s; KUBECONFIG={paths.kubeconfig}")
     step("up", f"kubectl (built with the control plane): export KUBECONFIG={paths.kubeconfig} "
                f"PATH={build.binary('kubectl').parent}:$PATH")
@@ -73,6 +76,7 @@ def _wait_nodes_ready(kubeconfig) -> None:
 
 def down() -> None:
     traefik.daemon().stop() and step("down", "stopped Traefik")
+    cert_manager.daemon().stop() and step("down", "stopped cert-manager's controller")
     provisioner_daemon().stop() and step("down", "stopped the volume provisioner")
     loopback_endpoints_daemon().stop() and step("down", "stopped the loopback EndpointSlice publisher")
     control_plane.stop()
@@ -109,6 +113,7 @@ def status() -> dict:
         "loopback_endpoints": loopback_endpoints_daemon().running(),
         "postgres": postgres.status(),
         "traefik": traefik.daemon().running(),
+        "cert_manager": cert_manager.daemon().running(),
         "kubeconfig": str(control_plane.layout().kubeconfig),
     }
 

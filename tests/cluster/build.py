@@ -52,6 +52,9 @@ def _kubernetes_ldflags(version: str) -> str:
     )
 
 
+# The github.com/cert-manager/cert-manager version build/cert-manager/go.mod requires.
+CERT_MANAGER_VERSION = "v1.21.2"
+
 COMPONENTS = (
     Component("etcd", settings.ETCD_VERSION, "etcd", (".",), "-s -w"),
     Component(
@@ -74,6 +77,8 @@ COMPONENTS = (
         ("sigs.k8s.io/kwok/cmd/kwok",),
         "-s -w",
     ),
+    # Our own main over the library module (its cmd/controller module is not on the Go proxy).
+    Component("cert-manager", CERT_MANAGER_VERSION, "cert-manager", (".",), "-s -w"),
 )
 
 
@@ -103,6 +108,8 @@ def binary(name: str) -> Path:
 
 def is_built(component: Component) -> bool:
     if component.name == "kwok" and not all(p.exists() for p in kwok_stages()):
+        return False
+    if component.name == "cert-manager" and not cert_manager_crd_files():
         return False
     return all(os.access(component.directory / n, os.X_OK) for n in component.binaries)
 
@@ -143,6 +150,8 @@ def build(component: Component) -> None:
             )
         if component.name == "kwok":
             _copy_kwok_stages(out)
+        if component.name == "cert-manager":
+            _copy_cert_manager_crds(out)
         if target.exists():
             shutil.rmtree(target)
         out.rename(target)
@@ -169,15 +178,32 @@ def kwok_stage_dir() -> Path:
     return settings.bin_dir("kwok", settings.KWOK_VERSION) / "stages"
 
 
-def _copy_kwok_stages(target: Path) -> None:
-    module_dir = subprocess.run(
-        ["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"],
-        cwd=settings.BUILD_MODULES / "kwok", capture_output=True, text=True, check=True,
+def _module_source(module_dir: str, module: str) -> Path:
+    """Where the Go module cache holds the source of a module a build module requires."""
+    return Path(subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Dir}}", module],
+        cwd=settings.BUILD_MODULES / module_dir, capture_output=True, text=True, check=True,
         env=dict(os.environ, GOTOOLCHAIN="local"),
-    ).stdout.strip()
+    ).stdout.strip())
+
+
+def cert_manager_crd_files() -> list[Path]:
+    """cert-manager's CRDs of the built release (its source's deploy/crds), kept beside the binary."""
+    return sorted((settings.bin_dir("cert-manager", CERT_MANAGER_VERSION) / "crds").glob("*.yaml"))
+
+
+def _copy_cert_manager_crds(target: Path) -> None:
+    source = _module_source("cert-manager", "github.com/cert-manager/cert-manager") / "deploy" / "crds"
+    (target / "crds").mkdir()
+    for crd in sorted(source.glob("*.yaml")):
+        shutil.copyfile(crd, target / "crds" / crd.name)
+
+
+def _copy_kwok_stages(target: Path) -> None:
+    module_dir = _module_source("kwok", "sigs.k8s.io/kwok")
     (target / "stages").mkdir()
     for stage in KWOK_STAGES:
-        shutil.copyfile(Path(module_dir) / stage, target / "stages" / Path(stage).name)
+        shutil.copyfile(module_dir / stage, target / "stages" / Path(stage).name)
 
 
 def ensure(component: Component) -> Path:

@@ -8,24 +8,30 @@ the SNI and Host header; every pod address is checked to be in 127.0.0.0/8 befor
 request, and nothing else is ever contacted. The API server refuses loopback addresses in the
 EndpointSlices its controller writes, so the platform's loopback-endpoints daemon
 (tests/cluster/loopback_endpoints.py) publishes pod addresses in FQDN EndpointSlices, which
-Traefik reads like any others.
+Traefik reads like any others. The tenants here use the internal CA issuer, as the local
+inventory does: cert-manager's controller (tests/cluster/cert_manager.py) issues each host's
+certificate into its Ingress TLS Secret, and Traefik serves it.
 """
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509
 from kubernetes import client
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import HTTP_PORT, WEBSOCKET_PORT
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_odoo import tls_secret_name
 from tests.cluster import __main__ as cluster_cli
-from tests.cluster import settings, standin
+from tests.cluster import cert_manager, settings, standin
 
 from . import tenants, through_traefik
-from .conftest import wait_for
+from .conftest import gone, wait_for
 
 ROUTE_TIMEOUT = 60
+CERTIFICATE_TIMEOUT = 90
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,8 @@ def provision(kubeconfig, ledger_db, tmp_path_factory):
     backup_dir = tmp_path_factory.mktemp("backups")
 
     def run(name, **overrides):
-        result, failure = tenants.tenant(tenants.params(ledger_db, backup_dir, name=name, **overrides))
+        result, failure = tenants.tenant(tenants.params(
+            ledger_db, backup_dir, name=name, **{"cert_issuer": cert_manager.ca_issuer(), **overrides}))
         assert failure is None, failure
         return result["tenant"]
     return run
@@ -160,3 +167,65 @@ def test_a_suspended_tenant_is_not_reached_and_a_removed_one_is_unknown(api, pro
             field_selector=f"metadata.namespace={record['namespace']}").items
     # The other tenants are untouched.
     _reaches(_hosts(two_tenants["medium"])[0], two_tenants["medium"]["namespace"])
+
+
+def _dns_names(certificate):
+    return certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName)
+
+
+def _issued_by(host, ca):
+    """The certificate served for host once it is one the CA issued for host (Traefik serves
+    its default certificate until cert-manager has filled the host's Secret)."""
+    served = through_traefik.served_certificate(host)
+    return served if served.issuer == ca.subject and host in _dns_names(served) else None
+
+
+def test_each_host_is_served_its_own_certificate_signed_by_the_local_ca(api, core, two_tenants):
+    if not cert_manager.daemon().running():
+        pytest.fail("cert-manager's controller is not running: run `python -m tests.cluster up`")
+    ca_pem = cert_manager.ca_certificate_pem(api)
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    hosts = [(record["namespace"], host) for record in (two_tenants["small"], two_tenants["medium"])
+             for host in _hosts(record)]
+    assert len(hosts) == 3, hosts
+    served_names = {}
+    for namespace, host in hosts:
+        served = wait_for(lambda h=host: _issued_by(h, ca), CERTIFICATE_TIMEOUT,
+                          f"Traefik to serve a certificate of {cert_manager.ca_issuer()} for {host}")
+        served.verify_directly_issued_by(ca)
+        # The Ingress's TLS entry for this host names its own Secret, which holds what is served.
+        secret = core.read_namespaced_secret(tls_secret_name(host), namespace)
+        assert secret.type == "kubernetes.io/tls"
+        assert x509.load_pem_x509_certificate(base64.b64decode(secret.data["tls.crt"])) == served
+        # A client trusting only the local CA accepts the certificate for this host name.
+        assert through_traefik.verified_handshake(host, ca_pem) == served
+        served_names[host] = set(_dns_names(served))
+    assert all(names == {host} for host, names in served_names.items()), served_names
+
+
+def _secret_certificate(core, namespace, secret_name):
+    secret = core.read_namespaced_secret(secret_name, namespace)
+    return x509.load_pem_x509_certificate(base64.b64decode(secret.data["tls.crt"])) if secret.data else None
+
+
+def test_a_removed_hosts_certificate_secret_goes_with_it(api, core, provision):
+    """The Certificate owns its Secret (enableCertificateOwnerRef, as the role's chart values
+    run cert-manager): when a host leaves the Ingress, its private key does not stay behind."""
+    ca = x509.load_pem_x509_certificate(cert_manager.ca_certificate_pem(api))
+    name = tenants.unique("rt")
+    domain = f"shop-{name}.example.test"
+    record = provision(name, plan="small", domains=[domain])
+    namespace, default_host = record["namespace"], _hosts(record)[0]
+    try:
+        for host in (default_host, domain):
+            issued = wait_for(lambda h=host: _secret_certificate(core, namespace, tls_secret_name(h)),
+                              CERTIFICATE_TIMEOUT, f"the certificate of {host} in its Secret")
+            issued.verify_directly_issued_by(ca)
+            assert _dns_names(issued) == [host]
+        provision(name, plan="small", domains=[])
+        wait_for(lambda: gone(core.read_namespaced_secret, tls_secret_name(domain), namespace),
+                 CERTIFICATE_TIMEOUT, f"the Secret of the removed host {domain} to be deleted")
+        assert _secret_certificate(core, namespace, tls_secret_name(default_host)) is not None
+    finally:
+        provision(name, state="absent", confirm=name, backup=False)

@@ -12,6 +12,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+from cryptography import x509
 from kubernetes import client
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import ODOO_SERVICE
@@ -36,8 +37,8 @@ class Answer:
 
 
 def _tls_context() -> ssl.SSLContext:
-    # No cert-manager controller runs here: Traefik serves its default self-signed
-    # certificate, so there is nothing to verify against yet.
+    # Routing checks only: until cert-manager has issued a host's certificate Traefik serves
+    # its default one. served_certificate and verified_handshake check the certificates.
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -52,6 +53,22 @@ class _EntryPointHTTPS(http.client.HTTPSConnection):
     def connect(self):
         sock = socket.create_connection((ENTRY_POINT, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.tenant_host)
+
+
+def served_certificate(host: str) -> x509.Certificate:
+    """The certificate the websecure entry point presents for SNI = host, not verified."""
+    with socket.create_connection((ENTRY_POINT, settings.PORTS.traefik_websecure), 10) as sock:
+        with _tls_context().wrap_socket(sock, server_hostname=host) as tls:
+            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+
+
+def verified_handshake(host: str, ca_pem: bytes) -> x509.Certificate:
+    """A TLS handshake as a browser trusting only ca_pem makes it: the chain and the host name
+    are verified (ssl.SSLCertVerificationError otherwise). Returns the served certificate."""
+    context = ssl.create_default_context(cadata=ca_pem.decode())
+    with socket.create_connection((ENTRY_POINT, settings.PORTS.traefik_websecure), 10) as sock:
+        with context.wrap_socket(sock, server_hostname=host) as tls:
+            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
 
 
 def _request(connection: http.client.HTTPConnection, host: str, path: str, headers: dict | None) -> Answer:
