@@ -230,7 +230,8 @@ def server_usage(conn):
 
 def fill_connection_limits(conn, limits, check_mode=False):
     """Record the connection limit of tenants placed before the ledger counted them, from their
-    plans' ({plan: limit}); returns how many tenants got one."""
+    plans' ({plan: limit}). Returns (how many got one, [(tenant, plan)] whose plan is gone: they
+    count no connections until a run of theirs records it)."""
     missing = conn.execute("SELECT name, plan FROM tenants WHERE db_connection_limit IS NULL AND state <> 'deleted'").fetchall()
     filled = [(limits[plan], name) for name, plan in missing if plan in limits]
     if filled and not check_mode:
@@ -238,7 +239,7 @@ def fill_connection_limits(conn, limits, check_mode=False):
             for limit, name in filled:
                 conn.execute("UPDATE tenants SET db_connection_limit = %s WHERE name = %s AND db_connection_limit IS NULL",
                              (limit, name))
-    return len(filled)
+    return len(filled), [(name, plan) for name, plan in missing if plan not in limits]
 
 
 def lock_tenant(conn, name):

@@ -157,7 +157,10 @@ def run_ledger(params, check_mode):
         plans = load_plans(params["plans"]) if params.get("plans") else {}
         warnings = [f"{problem} (tenants on this plan cannot be provisioned or changed)" for problem in plan_problems(plans)]
         limits = {plan.name: plan.db_connection_limit for plan in plans.values()}
-        changed |= bool(ledger.fill_connection_limits(conn, limits, check_mode))
+        filled, unknown = ledger.fill_connection_limits(conn, limits, check_mode)
+        changed |= bool(filled)
+        warnings += [f"tenant {name}'s plan {plan!r} is not in plans: its connections are not counted in its "
+                     "server's budget until it runs with a plan again" for name, plan in unknown]
         result["servers"] = {name: usage.as_dict() for name, usage in ledger.server_usage(conn).items()}
         if params.get("kubeconfig") or params.get("host"):
             policies, result["server_policies"] = _apply_server_policies(params, servers, check_mode)

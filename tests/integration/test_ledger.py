@@ -178,11 +178,12 @@ def test_tenants_placed_before_the_budget_get_their_limit_from_their_plan(conn):
     ledger.register_server(conn, "postgres-shared-1", "127.0.0.1", 15433, 50)
     ledger.reserve(conn, _spec("old"))
     conn.execute("UPDATE tenants SET db_connection_limit = NULL")
-    assert ledger.fill_connection_limits(conn, {"small": 20}, check_mode=True) == 1
+    assert ledger.fill_connection_limits(conn, {"medium": 40}) == (0, [("old", "small")])
+    assert ledger.fill_connection_limits(conn, {"small": 20}, check_mode=True) == (1, [])
     assert ledger.get_tenant(conn, "old").db_connection_limit is None
-    assert ledger.fill_connection_limits(conn, {"small": 20}) == 1
+    assert ledger.fill_connection_limits(conn, {"small": 20}) == (1, [])
     assert ledger.get_tenant(conn, "old").db_connection_limit == 20
-    assert ledger.fill_connection_limits(conn, {"small": 20}) == 0
+    assert ledger.fill_connection_limits(conn, {"small": 20}) == (0, [])
 
 
 def test_the_event_log_is_append_only(conn):

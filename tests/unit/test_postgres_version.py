@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from ansible_collections.odoo_saas.kit.plugins.doc_fragments.platform import ModuleDocFragment
 from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import POSTGRES_IMAGE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,6 +21,7 @@ def _yaml(path):
 
 def test_the_inventory_default_is_the_modules_default():
     assert _yaml("group_vars/all/platform.yml")["odoo_saas_postgres_image"] == POSTGRES_IMAGE
+    assert yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]["postgres_image"]["default"] == POSTGRES_IMAGE
 
 
 def test_the_roles_follow_the_platform_setting_and_fall_back_to_the_same_image():
