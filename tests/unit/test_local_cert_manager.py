@@ -45,3 +45,8 @@ def test_each_component_is_the_version_its_go_module_requires():
         required = re.findall(r"^(?:require\s+)?\s*(\S+) (v\S+)$", go_mod, re.MULTILINE)
         assert component.version in {version for _, version in required}, (component.name, component.version)
 
+
+
+def test_the_local_controller_is_the_release_production_installs():
+    defaults = yaml.safe_load((settings.REPO / "roles" / "cert_manager" / "defaults" / "main.yml").read_text())
+    assert defaults["cert_manager_chart_version"] == build.CERT_MANAGER_VERSION
