@@ -274,6 +274,10 @@ def service(spec):
     }
 
 
+# The primary host keeps the name a tenant's single certificate had before there was one per
+# host: upgrading re-issues only tenants with custom domains, and Let's Encrypt issues at most
+# 50 new certificates a week per registered domain, which every primary host shares.
+PRIMARY_TLS_SECRET = "odoo-tls"
 TLS_SECRET_PREFIX = "odoo-tls-"
 # cert-manager derives label values (at most 63 characters) from the Certificate's name,
 # which ingress-shim takes from the secret name, plus a suffix of up to 10 characters.
@@ -281,9 +285,12 @@ TLS_SECRET_MAX_LENGTH = 52
 TLS_SECRET_HASH_LENGTH = 10
 
 
-def tls_secret_name(host):
-    """The Secret (and cert-manager Certificate) of one host: `odoo-tls-<host>`, or, for a
-    long host, its beginning and a hash of the whole host, so that it stays unique."""
+def tls_secret_name(host, primary_host):
+    """The Secret (and cert-manager Certificate) of one host: `odoo-tls` for the tenant's
+    primary host, `odoo-tls-<host>` for another, or, for a long host, its beginning and a hash
+    of the whole host, so that it stays unique."""
+    if host == primary_host:
+        return PRIMARY_TLS_SECRET
     name = TLS_SECRET_PREFIX + host
     if len(name) <= TLS_SECRET_MAX_LENGTH:
         return name
@@ -315,6 +322,7 @@ def ingress(spec, platform):
             "rules": [{"host": host, "http": {"paths": paths}} for host in spec.hosts],
             # One certificate per host: a host whose DNS does not point here yet fails only
             # its own ACME order.
-            "tls": [{"hosts": [host], "secretName": tls_secret_name(host)} for host in spec.hosts],
+            "tls": [{"hosts": [host], "secretName": tls_secret_name(host, spec.primary_host)}
+                    for host in spec.hosts],
         },
     }

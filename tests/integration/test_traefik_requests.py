@@ -186,16 +186,16 @@ def test_each_host_is_served_its_own_certificate_signed_by_the_local_ca(api, cor
         pytest.fail("cert-manager's controller is not running: run `python -m tests.cluster up`")
     ca_pem = cert_manager.ca_certificate_pem(api)
     ca = x509.load_pem_x509_certificate(ca_pem)
-    hosts = [(record["namespace"], host) for record in (two_tenants["small"], two_tenants["medium"])
+    hosts = [(record["namespace"], host, _hosts(record)[0]) for record in (two_tenants["small"], two_tenants["medium"])
              for host in _hosts(record)]
     assert len(hosts) == 3, hosts
     served_names = {}
-    for namespace, host in hosts:
+    for namespace, host, primary in hosts:
         served = wait_for(lambda h=host: _issued_by(h, ca), CERTIFICATE_TIMEOUT,
                           f"Traefik to serve a certificate of {cert_manager.ca_issuer()} for {host}")
         served.verify_directly_issued_by(ca)
         # The Ingress's TLS entry for this host names its own Secret, which holds what is served.
-        secret = core.read_namespaced_secret(tls_secret_name(host), namespace)
+        secret = core.read_namespaced_secret(tls_secret_name(host, primary), namespace)
         assert secret.type == "kubernetes.io/tls"
         assert x509.load_pem_x509_certificate(base64.b64decode(secret.data["tls.crt"])) == served
         # A client trusting only the local CA accepts the certificate for this host name.
@@ -219,13 +219,13 @@ def test_a_removed_hosts_certificate_secret_goes_with_it(api, core, provision):
     namespace, default_host = record["namespace"], _hosts(record)[0]
     try:
         for host in (default_host, domain):
-            issued = wait_for(lambda h=host: _secret_certificate(core, namespace, tls_secret_name(h)),
+            issued = wait_for(lambda h=host: _secret_certificate(core, namespace, tls_secret_name(h, default_host)),
                               CERTIFICATE_TIMEOUT, f"the certificate of {host} in its Secret")
             issued.verify_directly_issued_by(ca)
             assert _dns_names(issued) == [host]
         provision(name, plan="small", domains=[])
-        wait_for(lambda: gone(core.read_namespaced_secret, tls_secret_name(domain), namespace),
+        wait_for(lambda: gone(core.read_namespaced_secret, tls_secret_name(domain, default_host), namespace),
                  CERTIFICATE_TIMEOUT, f"the Secret of the removed host {domain} to be deleted")
-        assert _secret_certificate(core, namespace, tls_secret_name(default_host)) is not None
+        assert _secret_certificate(core, namespace, tls_secret_name(default_host, default_host)) is not None
     finally:
         provision(name, state="absent", confirm=name, backup=False)

@@ -351,7 +351,7 @@ def test_ingress_uses_traefik_and_cert_manager():
         "traefik.ingress.kubernetes.io/router.tls": "true",
     }
     assert ingress["spec"]["tls"] == [
-        {"hosts": ["globex.saas.example.com"], "secretName": "odoo-tls-globex.saas.example.com"},
+        {"hosts": ["globex.saas.example.com"], "secretName": "odoo-tls"},
         {"hosts": ["shop.globex.example"], "secretName": "odoo-tls-shop.globex.example"},
     ]
 
@@ -364,11 +364,14 @@ LONG_HOSTS = ["a" * 63 + ".b.example", "a" * 63 + ".c.example", "a" * 31 + "." +
 def test_each_host_gets_its_own_certificate_secret():
     """One TLS entry per host, so a custom domain whose DNS does not point here fails only its
     own ACME order. Names are valid, unique per host, short enough for cert-manager's labels,
-    and stable: a host keeps its Secret whatever the tenant's other hosts are."""
+    and stable: a host keeps its Secret whatever the tenant's other hosts are. The primary host
+    keeps `odoo-tls`, the single certificate's name before, so an upgrade re-issues nothing for
+    tenants without custom domains."""
     domains = ["shop.acme.example", *LONG_HOSTS]
     tls = find(build("acme", "small", domains)[1], "Ingress", "odoo")["spec"]["tls"]
     assert [entry["hosts"] for entry in tls] == [["acme.saas.example.com"]] + [[host] for host in domains]
     names = [entry["secretName"] for entry in tls]
+    assert names[0] == "odoo-tls" and names[1] == "odoo-tls-shop.acme.example"
     assert len(set(names)) == len(names)
     for name in names:
         assert specs.DNS_SUBDOMAIN.match(name) and len(name) <= 52, name
