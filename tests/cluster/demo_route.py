@@ -16,17 +16,15 @@ import time
 
 from kubernetes import client
 
-from tests.integration import through_traefik
-
-from . import bootstrap, build, control_plane, settings, standin
+from . import bootstrap, build, control_plane, settings, standin, through_traefik
 from .progress import step
 
 
-def _pods(api, namespace, timeout=30):
+def _pods(api, namespace, service, timeout=30):
     """The web pods behind the tenant's Service, once their addresses are published."""
     deadline = time.monotonic() + timeout
     while True:
-        pods = through_traefik.serving_pods(api, namespace)
+        pods = through_traefik.serving_pods(api, namespace, service)
         if pods or time.monotonic() > deadline:
             return pods
         time.sleep(1)
@@ -38,7 +36,8 @@ def main(tenant: str = "demo") -> int:
     with bootstrap.api_client(kubeconfig) as api:
         ingress = client.NetworkingV1Api(api).read_namespaced_ingress("odoo", namespace)
         hosts = [rule.host for rule in ingress.spec.rules]
-        pods = _pods(api, namespace)
+        service = ingress.spec.rules[0].http.paths[-1].backend.service.name  # the `/` path's
+        pods = _pods(api, namespace, service)
     port = settings.PORTS.traefik_websecure
     step("demo", f"tenant {tenant}: hosts {', '.join(hosts)}; Traefik's websecure entry point is 127.0.0.1:{port}")
     if not pods:

@@ -22,12 +22,12 @@ import pytest
 from cryptography import x509
 from kubernetes import client
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import HTTP_PORT, WEBSOCKET_PORT
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import HTTP_PORT, ODOO_SERVICE, WEBSOCKET_PORT
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_odoo import tls_secret_name
 from tests.cluster import __main__ as cluster_cli
-from tests.cluster import cert_manager, settings, standin
+from tests.cluster import cert_manager, settings, standin, through_traefik
 
-from . import tenants, through_traefik
+from . import tenants
 from .conftest import gone, wait_for
 
 ROUTE_TIMEOUT = 60
@@ -54,7 +54,7 @@ def _hosts(record):
 
 def _pods(api, record, replicas):
     def ready():
-        pods = through_traefik.serving_pods(api, record["namespace"])
+        pods = through_traefik.serving_pods(api, record["namespace"], ODOO_SERVICE)
         return pods if len(pods) >= replicas else None
     return wait_for(ready, ROUTE_TIMEOUT, f"{replicas} ready web pod(s) of {record['name']}")
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from kubernetes import client
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import ODOO_SERVICE
-from tests.cluster import pod_network, settings, standin
+from . import pod_network, settings, standin
 
 ENTRY_POINT = "127.0.0.1"
 
@@ -111,11 +110,11 @@ def _first_frame(response: http.client.HTTPResponse) -> bytes:
     return stream.read(length)
 
 
-def serving_pods(api: client.ApiClient, namespace: str) -> list[standin.Pod]:
+def serving_pods(api: client.ApiClient, namespace: str, service: str) -> list[standin.Pod]:
     """The ready pods behind the tenant's Service as Traefik sees them (its EndpointSlices),
     each with the container ports its spec declares: where Odoo would listen."""
     slices = client.DiscoveryV1Api(api).list_namespaced_endpoint_slice(
-        namespace, label_selector=f"kubernetes.io/service-name={ODOO_SERVICE}").items
+        namespace, label_selector=f"kubernetes.io/service-name={service}").items
     core = client.CoreV1Api(api)
     pods = []
     for endpoint_slice in slices:
