@@ -11,7 +11,8 @@ odoo/cli/server.py, odoo/service/db.py, odoo/service/server.py, addons/bus):
 - every process keeps a pool of up to db_maxconn connections, to its own database and to
   `postgres` alike.
 The only translation is the address: odoo.conf names the in-cluster Service of a shared server
-(postgres.<server>.svc.cluster.local:5432), which locally is that server's loopback port.
+(postgres.<server>.svc.cluster.local:5432), which locally is that server's loopback port, or
+the dedicated server's Service (`postgres`), which a test gives the port of its scratch server.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ class OdooDatabaseConfig:
     database: str
     db_maxconn: int
     workers: int
+    port_here: int | None = None  # where the server named by host:port listens on this machine
 
     def local_port(self) -> int:
+        if self.port_here is not None:
+            return self.port_here
         match = CLUSTER_HOST.match(self.host)
         if not match or self.port != 5432:
             raise AssertionError(f"odoo.conf names {self.host}:{self.port}, not a shared server's Service")
@@ -56,15 +60,20 @@ class OdooDatabaseConfig:
                                dbname=dbname or self.database, connect_timeout=5, autocommit=True, **kwargs)
 
 
-def read_config(core: client.CoreV1Api, namespace: str) -> OdooDatabaseConfig:
-    """odoo.conf from the tenant's config Secret, the file Odoo's pods mount."""
-    secret = core.read_namespaced_secret("odoo-config", namespace)
+def parse_config(text: str, port_here: int | None = None) -> OdooDatabaseConfig:
+    """The database part of an odoo.conf, read as Odoo reads it (configparser)."""
     parser = configparser.RawConfigParser()
-    parser.read_string(base64.b64decode(secret.data["odoo.conf"]).decode())
+    parser.read_string(text)
     options = parser["options"]
     return OdooDatabaseConfig(host=options["db_host"], port=int(options["db_port"]), user=options["db_user"],
                               password=options["db_password"], database=options["db_name"],
-                              db_maxconn=int(options["db_maxconn"]), workers=int(options["workers"]))
+                              db_maxconn=int(options["db_maxconn"]), workers=int(options["workers"]), port_here=port_here)
+
+
+def read_config(core: client.CoreV1Api, namespace: str) -> OdooDatabaseConfig:
+    """odoo.conf from the tenant's config Secret, the file Odoo's pods mount."""
+    secret = core.read_namespaced_secret("odoo-config", namespace)
+    return parse_config(base64.b64decode(secret.data["odoo.conf"]).decode())
 
 
 def start(config: OdooDatabaseConfig) -> str:
@@ -95,26 +104,30 @@ def listen_and_notify(config: OdooDatabaseConfig) -> list[tuple[str, str]]:
         return received
 
 
-def pool_sizes(api: client.ApiClient, namespace: str, config: OdooDatabaseConfig) -> dict[str, int]:
-    """Every connection pool the tenant's pods may hold at once, read from the objects the kit
-    wrote: web replicas x processes x db_maxconn, the cron pod's and the init Job's pools."""
+def live_workloads(api: client.ApiClient, namespace: str) -> dict[str, dict]:
+    """The tenant's web and cron Deployments and init Job as the cluster holds them (plain dicts)."""
     apps, batch = client.AppsV1Api(api), client.BatchV1Api(api)
-    web = apps.read_namespaced_deployment("odoo-web", namespace)
-    cron = apps.read_namespaced_deployment("odoo-cron", namespace)
-    init = batch.read_namespaced_job("odoo-db-init", namespace)
+    return {name: api.sanitize_for_serialization(read(name, namespace)) for name, read in (
+        ("odoo-web", apps.read_namespaced_deployment), ("odoo-cron", apps.read_namespaced_deployment),
+        ("odoo-db-init", batch.read_namespaced_job))}
+
+
+def pool_sizes(workloads: dict[str, dict], config: OdooDatabaseConfig) -> dict[str, int]:
+    """Every connection pool the tenant's pods may hold at once, from the objects the kit writes
+    ({name: object}): web replicas x processes x db_maxconn, the cron pod's and the init Job's."""
     processes = config.workers + 1 if config.workers > 0 else 1
 
-    def flag(pod_spec, name):
-        args = pod_spec.containers[0].args or []
+    def flag(workload, name):
+        args = workload["spec"]["template"]["spec"]["containers"][0].get("args") or []
         values = [arg.split("=", 1)[1] for arg in args if arg.startswith(f"--{name}=")]
         return int(values[-1]) if values else None
 
-    cron_threads = flag(cron.spec.template.spec, "max-cron-threads") or 0
+    web, cron, init = workloads["odoo-web"], workloads["odoo-cron"], workloads["odoo-db-init"]
     return {
-        "web": (web.spec.replicas or 0) * processes * config.db_maxconn,
-        "cron": (flag(cron.spec.template.spec, "db_maxconn") or config.db_maxconn) * (cron.spec.replicas or 0),
-        "init": flag(init.spec.template.spec, "db_maxconn") or config.db_maxconn,
-        "cron_threads": cron_threads,
+        "web": (web["spec"].get("replicas") or 0) * processes * config.db_maxconn,
+        "cron": (flag(cron, "db_maxconn") or config.db_maxconn) * (cron["spec"].get("replicas") or 0),
+        "init": flag(init, "db_maxconn") or config.db_maxconn,
+        "cron_threads": flag(cron, "max-cron-threads") or 0,
     }
 
 

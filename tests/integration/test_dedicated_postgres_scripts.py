@@ -28,6 +28,7 @@ import pytest
 from ansible_collections.odoo_saas.kit.plugins.module_utils import manifests, manifests_postgres, spec as specs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.plans import load_plan
 from tests.cluster import postgres
+from tests.integration import odoo_database_contract as odoo
 from tests.integration.scratch_postgres import free_port
 from tests.unit.plans_fixture import platform, raw_plans
 from tests.unit.test_manifests import database_for, secrets_for
@@ -37,15 +38,20 @@ SOCKET_DIR = "/var/run/postgresql"  # the image's, and Debian's, compiled-in def
 TENANT = "initech"
 
 
-def statefulset_and_scripts(limit):
-    """The large (dedicated) plan with the given connection limit: (container, ConfigMap data,
-    Secret stringData, pod template) exactly as the kit renders them."""
+def rendered(limit):
+    """The tenant's objects on the large (dedicated) plan with the given connection limit, as
+    the kit renders them: {(kind, name): object}."""
     plan = load_plan("large", {**raw_plans()["large"], "db_connection_limit": limit}, "plans.large")
     configured = platform()
     configured = dataclasses.replace(configured, plans={**configured.plans, "large": plan})
     spec = specs.build_spec({"name": TENANT, "plan": "large"}, configured)
     objects = manifests.tenant_objects(spec, configured, database_for(spec), secrets_for(TENANT))
-    by_kind = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    return {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+
+def statefulset_and_scripts(limit):
+    """(container, ConfigMap data, Secret stringData, pod template) of the dedicated server."""
+    by_kind = rendered(limit)
     template = by_kind[("StatefulSet", "postgres")]["spec"]["template"]
     return (template["spec"]["containers"][0], by_kind[("ConfigMap", "postgres-init")]["data"],
             by_kind[("Secret", "postgres")]["stringData"], template)
@@ -227,3 +233,25 @@ def test_the_hook_reads_no_secret_from_its_command_line():
     assert secrets.postgres_password not in script and secrets.db_password not in script
     assert all(secrets.postgres_password not in part for part in container["lifecycle"]["postStart"]["exec"]["command"])
     assert os.path.basename(container["lifecycle"]["postStart"]["exec"]["command"][-1]) in data
+
+
+def test_odoos_database_contract_holds_on_the_dedicated_server(server):
+    """What Odoo does with its own odoo.conf (odoo_database_contract: its database looked up
+    through `postgres`, a CREATE DATABASE refused as a privilege error, cron LISTEN and bus
+    NOTIFY on `postgres`, every pool of every pod at once), against the dedicated server booted
+    as the image boots it, with the kit's init script and hook."""
+    limit = raw_plans()["large"]["db_connection_limit"]
+    first, hook = server.boot(limit=limit)
+    assert first and hook.returncode == 0, hook
+    by_kind = rendered(limit)
+    config = odoo.parse_config(by_kind[("Secret", "odoo-config")]["stringData"]["odoo.conf"], port_here=server.port)
+    assert (config.host, config.port) == ("postgres", 5432)  # the tenant's own Service
+    assert odoo.start(config) == "42501"
+    assert sorted(odoo.listen_and_notify(config)) == sorted([(odoo.BUS_CHANNEL, '["broadcast"]'),
+                                                            (odoo.CRON_CHANNEL, config.database)])
+    pools = odoo.pool_sizes({name: by_kind[(kind, name)] for kind, name in (
+        ("Deployment", "odoo-web"), ("Deployment", "odoo-cron"), ("Job", "odoo-db-init"))}, config)
+    total = pools["web"] + pools["cron"] + pools["init"]
+    assert 0 < total <= limit, pools
+    assert odoo.hold(config, total, listeners=pools["cron_threads"]) == total
+

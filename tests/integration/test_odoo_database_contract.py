@@ -49,7 +49,7 @@ def test_cron_listen_and_bus_notify_go_through_postgres(configs, plan):
 @pytest.mark.parametrize("plan", ["small", "medium"])
 def test_every_pool_of_every_pod_fits_the_role_limit_at_once(api, configs, provisioned, plan):
     config = configs[plan]
-    pools = odoo.pool_sizes(api, f"tenant-{provisioned[plan]}", config)
+    pools = odoo.pool_sizes(odoo.live_workloads(api, f"tenant-{provisioned[plan]}"), config)
     total = pools["web"] + pools["cron"] + pools["init"]
     with config.connect() as own:
         limit = own.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user").fetchone()[0]
