@@ -254,4 +254,3 @@ def test_odoos_database_contract_holds_on_the_dedicated_server(server):
     total = pools["web"] + pools["cron"] + pools["init"]
     assert 0 < total <= limit, pools
     assert odoo.hold(config, total, listeners=pools["cron_threads"]) == total
-
