@@ -46,7 +46,6 @@ def test_each_component_is_the_version_its_go_module_requires():
         assert component.version in {version for _, version in required}, (component.name, component.version)
 
 
-
 def test_the_local_controller_is_the_release_production_installs():
     defaults = yaml.safe_load((settings.REPO / "roles" / "cert_manager" / "defaults" / "main.yml").read_text())
     assert defaults["cert_manager_chart_version"] == build.CERT_MANAGER_VERSION
