@@ -43,7 +43,7 @@ def test_each_component_is_the_version_its_go_module_requires():
     for component in (*build.COMPONENTS, *build.EXTRAS.values()):
         go_mod = (settings.BUILD_MODULES / component.module_dir / "go.mod").read_text()
         required = re.findall(r"^(?:require\s+)?\s*(\S+) (v\S+)$", go_mod, re.MULTILINE)
-        assert component.version in {version for _, version in required}, (component.name, component.version)
+        assert component.version in {version for _module, version in required}, (component.name, component.version)
 
 
 def test_the_local_controller_is_the_release_production_installs():
