@@ -88,7 +88,7 @@ def test_a_plan_larger_than_every_node_is_refused_before_anything_is_written(cor
     name = tenants.unique("w-huge")
     _result, failure = tenants.tenant(tenants.params(ledger_db, tmp_path, name=name, plan="huge", plans=plans))
     assert failure is not None and failure.startswith("plans.huge.cpu: "), failure
-    assert "requests 64 cpu" in failure and "at most 16 cpu on kwok-node-" in failure, failure
+    assert "web pod(s) and its cron pod" in failure and "request 128 cpu" in failure and "at most 16 cpu on kwok-node-" in failure, failure
     assert gone(core.read_namespace, f"tenant-{name}")
     with tenants.connect(tenants.LEDGER, ledger_db) as conn:
         assert ledger.get_tenant(conn, name) is None
