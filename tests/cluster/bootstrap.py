@@ -109,8 +109,10 @@ def apply(kubeconfig: Path) -> None:
             resource.server_side_apply(body=obj, name=obj["metadata"]["name"], namespace=namespace,
                                        field_manager=FIELD_MANAGER, force_conflicts=True)
             if status is not None and obj["kind"] == "Node":
-                current = resource.get(name=obj["metadata"]["name"])
-                if not (current.status and current.status.capacity):
+                # kwok's node-initialize stage may have given the Node its own defaults (1k cpu,
+                # 1Ti memory) first: the sizes tests rely on are ours, whoever came first.
+                current = resource.get(name=obj["metadata"]["name"]).to_dict().get("status") or {}
+                if any(dict(current.get(key) or {}) != status[key] for key in ("allocatable", "capacity")):
                     resource.status.patch(
                         name=obj["metadata"]["name"], body={"status": status},
                         content_type="application/merge-patch+json",
