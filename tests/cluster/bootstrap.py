@@ -3,6 +3,7 @@ Traefik's namespace, RBAC and IngressClass. Applied with server-side apply, idem
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from kubernetes import client, config, dynamic
@@ -109,14 +110,30 @@ def apply(kubeconfig: Path) -> None:
             resource.server_side_apply(body=obj, name=obj["metadata"]["name"], namespace=namespace,
                                        field_manager=FIELD_MANAGER, force_conflicts=True)
             if status is not None and obj["kind"] == "Node":
-                # kwok's node-initialize stage may have given the Node its own defaults (1k cpu,
-                # 1Ti memory) first: the sizes tests rely on are ours, whoever came first.
-                current = resource.get(name=obj["metadata"]["name"]).to_dict().get("status") or {}
-                if any(dict(current.get(key) or {}) != status[key] for key in ("allocatable", "capacity")):
-                    resource.status.patch(
-                        name=obj["metadata"]["name"], body={"status": status},
-                        content_type="application/merge-patch+json",
-                    )
+                _settle_node_sizes(resource, obj["metadata"]["name"], status)
+
+
+def _settle_node_sizes(resource, name: str, status: dict, timeout: float = 60.0) -> None:
+    """Give the Node our sizes and wait until kwok has initialised it with them.
+
+    kwok's node-initialize stage keeps sizes a Node already has, but it writes the whole status
+    from what its informer last saw: if it saw the Node before our patch, its write (with its
+    defaults, 1k cpu and 1Ti) lands after ours. Once the Node is Ready that stage no longer
+    applies, so Ready with our sizes is stable."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = resource.get(name=name).to_dict().get("status") or {}
+        sizes_ours = all(dict(current.get(key) or {}) == status[key] for key in ("allocatable", "capacity"))
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in current.get("conditions") or [])
+        if sizes_ours and ready:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"Node {name} did not settle with the platform's sizes within {timeout:.0f} s "
+                             f"(ready={ready}, capacity={current.get('capacity')}): is kwok running? see its log")
+        if not sizes_ours:
+            resource.status.patch(name=name, body={"status": status},
+                                  content_type="application/merge-patch+json")
+        time.sleep(0.2)
 
 
 def service_account_token(kubeconfig: Path, namespace: str, name: str, seconds: int = 7 * 24 * 3600) -> str:
