@@ -128,15 +128,21 @@ def shared_servers(params):
     return servers
 
 
-def open_connections(params, need_ledger=True):
-    """Open what a run needs; failures name the dependency (never a password)."""
-    servers = shared_servers(params)
-    ledger_params = ledger_connection(params) if need_ledger else None
-    kube = Kube.connect(
+def connect_kube(params):
+    """The Kubernetes connection a module's connection options describe (the one place that
+    reads them)."""
+    return Kube.connect(
         kubeconfig=params.get("kubeconfig"), context=params.get("context"), host=params.get("host"),
         api_key=params.get("api_key"), validate_certs=params.get("validate_certs", True),
         ca_cert=params.get("ca_cert"), client_cert=params.get("client_cert"), client_key=params.get("client_key"),
     )
+
+
+def open_connections(params, need_ledger=True):
+    """Open what a run needs; failures name the dependency (never a password)."""
+    servers = shared_servers(params)
+    ledger_params = ledger_connection(params) if need_ledger else None
+    kube = connect_kube(params)
     ledger_conn = None
     if ledger_params is not None:
         try:

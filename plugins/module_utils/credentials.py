@@ -49,8 +49,3 @@ def read_or_generate(kube, namespace, dedicated):
         admin_password=_admin_password(config_secret) or fresh.admin_password,
         postgres_password=(_decoded(postgres_secret, "postgres-password") or fresh.postgres_password) if dedicated else None,
     )
-
-
-def values(tenant_secrets):
-    """Every secret value, for scrubbing text that might contain one."""
-    return [v for v in (tenant_secrets.db_password, tenant_secrets.admin_password, tenant_secrets.postgres_password) if v]

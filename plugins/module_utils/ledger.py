@@ -396,7 +396,3 @@ def _json(value):
 def add_event(conn, tenant, action, detail=None):
     conn.execute("INSERT INTO events (tenant, action, detail) VALUES (%s, %s, %s)",
                  (tenant, action, json.dumps(detail or {}, sort_keys=True)))
-
-
-def events(conn, tenant):
-    return conn.execute("SELECT action, detail FROM events WHERE tenant = %s ORDER BY id", (tenant,)).fetchall()

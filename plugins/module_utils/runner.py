@@ -7,10 +7,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from . import ledger, lifecycle, manifests, pg
-from .connections import ledger_connection, open_connections, shared_servers
+from .connections import connect_kube, ledger_connection, open_connections, shared_servers
 from .errors import DependencyError, SaasError
 from .info import tenants_info
-from .kube import Kube
 from .redact import redact_text
 from .naming import check_tenant_name
 from .plan_fit import plan_problems
@@ -190,11 +189,7 @@ def _apply_server_policies(params, servers, check_mode):
     """Each shared server's namespace admits PostgreSQL traffic from tenant namespaces (and the
     platform namespace) only. Returns (changed, {server: action})."""
     platform_namespace = SimpleNamespace(platform_namespace=params.get("platform_namespace") or "saas-system")
-    kube = Kube.connect(
-        kubeconfig=params.get("kubeconfig"), context=params.get("context"), host=params.get("host"),
-        api_key=params.get("api_key"), validate_certs=params.get("validate_certs", True),
-        ca_cert=params.get("ca_cert"), client_cert=params.get("client_cert"), client_key=params.get("client_key"),
-    )
+    kube = connect_kube(params)
     try:
         actions = {}
         for name in servers:

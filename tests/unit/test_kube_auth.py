@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import yaml
 
+from ansible_collections.odoo_saas.kit.plugins.module_utils.connections import connect_kube
 from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import Kube
 
 
@@ -38,3 +39,13 @@ def test_client_certificates_add_no_authorization_header(tmp_path):
     kube = Kube.connect(kubeconfig=_kubeconfig(tmp_path, user))
     assert "Authorization" not in kube._headers("application/json")
     assert kube.api.configuration.cert_file == str(tmp_path / "client.crt")
+
+
+def test_the_modules_connection_options_reach_the_client(tmp_path):
+    # connections.connect_kube is the one reader of the options every module takes.
+    kube = connect_kube({"host": "https://127.0.0.1:2", "api_key": "token-from-options", "validate_certs": False})
+    assert kube._headers("application/json")["Authorization"] == "Bearer token-from-options"
+    assert kube.api.configuration.host == "https://127.0.0.1:2"
+    assert kube.api.configuration.verify_ssl is False
+    by_context = connect_kube({"kubeconfig": _kubeconfig(tmp_path, {"token": "t"}), "context": "c"})
+    assert by_context.api.configuration.host == "https://127.0.0.1:1"
