@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from .crashpoints import reached
 from .errors import SaasError
 from .pg import ServerConnection, check_identifier, PgError
+from .redact import redact_text
 
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -78,10 +79,7 @@ def _client_environment(server: ServerConnection) -> dict:
 
 
 def _tail(text: str, *secrets: str) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
-    return " ".join(text.strip()[-STDERR_TAIL:].split())
+    return " ".join(redact_text(text, secrets).strip()[-STDERR_TAIL:].split())
 
 
 # --- verification ---------------------------------------------------------------------------------

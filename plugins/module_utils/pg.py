@@ -23,6 +23,7 @@ from typing import Any
 
 from .crashpoints import reached
 from .errors import SaasError
+from .redact import REDACTED, redact_text
 from .scram import build_verifier, verify_password
 
 try:
@@ -32,7 +33,7 @@ except ImportError:  # reported when used, by _require_psycopg
     psycopg = None
     sql = None
 
-MASK = "'********'"
+MASK = f"'{REDACTED}'"
 PUBLIC = "PUBLIC"  # the grantee name this module uses for PUBLIC (valid role names are lower case)
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
 RESERVED_ROLES = frozenset({"postgres", "public", "none", "current_role", "current_user", "session_user"})
@@ -300,10 +301,7 @@ def _reason(error: Exception, *secrets: str) -> str:
     diag = getattr(error, "diag", None)
     # The primary message only: the full text may quote the statement (with its password).
     text = getattr(diag, "message_primary", None) or str(error) or type(error).__name__
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
-    return " ".join(text.split())
+    return " ".join(redact_text(text, secrets).split())
 
 
 def describe_error(error: Exception) -> str:
