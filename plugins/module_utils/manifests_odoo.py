@@ -17,19 +17,8 @@ from .manifests_odoo_config import (
     memory_limits,
 )
 from .manifests_quota import cost
+from .odoo_versions import ODOO_USER_IDS
 
-# (uid, gid) of the `odoo` user of the official image per Odoo version: the Debian package's
-# postinst creates it with `adduser --system --group`, which takes the first free system ids
-# (from 100) of the image's base. 16.0 is on debian:bullseye-slim and 17.0 on ubuntu:jammy,
-# where _apt already holds uid 100 and the group `users` gid 100: odoo is 101:101 (reported
-# by users for odoo:17; 16.0 is inferred from its base image, not observed). 18.0 and 19.0
-# are on ubuntu:noble, whose _apt has the static uid 42: odoo is 100:101 (reported for both).
-ODOO_USER_IDS = {
-    "16.0": (101, 101),
-    "17.0": (101, 101),
-    "18.0": (100, 101),
-    "19.0": (100, 101),
-}
 TMP_SIZE = "1Gi"
 INIT_BACKOFF_LIMIT = 3
 INIT_DEADLINE_SECONDS = 1800

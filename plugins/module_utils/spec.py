@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from . import egress, naming
 from .errors import SpecError, shown
+from .odoo_versions import DEFAULT_ODOO_VERSION, ODOO_VERSIONS
 from .plan_fit import check_plan_fits, check_strategy_fits
 from .plans import STRATEGIES, Plan, load_plans
 
 STATES = ("present", "suspended", "absent")
-ODOO_VERSIONS = ("16.0", "17.0", "18.0", "19.0")
 # An image reference as the distribution spec's grammar has it: [registry[:port]/]path[:tag][@digest],
 # each path component lower-case with single separators, so no '..' or '//'.
 _REGISTRY = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?/"
@@ -225,7 +225,7 @@ def build_spec(params, platform, existing_plan=None):
         # every other tenant, and removing a tenant that could never run must still work.
         check_plan_fits(plan, f"plans.{plan.name}")
         check_strategy_fits(plan, strategy)
-    version = str(params.get("odoo_version") or "18.0")
+    version = str(params.get("odoo_version") or DEFAULT_ODOO_VERSION)
     if version not in ODOO_VERSIONS:
         raise SpecError("odoo_version", f"must be one of {', '.join(ODOO_VERSIONS)}, got {shown(params.get('odoo_version'))}")
     image = params.get("image") or f"odoo:{version}"

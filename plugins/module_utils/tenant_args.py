@@ -5,7 +5,7 @@ O(tenants) list."""
 
 from __future__ import annotations
 
-ODOO_VERSIONS = ["16.0", "17.0", "18.0", "19.0"]
+from .odoo_versions import DEFAULT_ODOO_VERSION, ODOO_VERSIONS
 
 TENANT_ARGS = dict(
     name=dict(type="str", required=True),
@@ -13,7 +13,7 @@ TENANT_ARGS = dict(
     plan=dict(type="str"),
     db_strategy=dict(type="str", choices=["auto", "shared", "dedicated"], default="auto"),
     domains=dict(type="list", elements="str", default=[]),
-    odoo_version=dict(type="str", choices=ODOO_VERSIONS, default="18.0"),
+    odoo_version=dict(type="str", choices=list(ODOO_VERSIONS), default=DEFAULT_ODOO_VERSION),
     image=dict(type="str"),
     confirm=dict(type="str"),
     backup=dict(type="bool", default=True),
