@@ -14,6 +14,7 @@ import configparser
 import secrets as random_secrets
 
 from .manifests import TenantSecrets
+from .manifests_base import CONFIG_SECRET, DB_SECRET, POSTGRES_SECRET
 
 
 def generate(dedicated):
@@ -41,9 +42,9 @@ def _admin_password(config_secret):
 def read_or_generate(kube, namespace, dedicated):
     """The tenant's current passwords, keeping each one its Secrets already hold."""
     fresh = generate(dedicated)
-    db_secret = kube.get("v1", "Secret", "odoo-db", namespace)
-    config_secret = kube.get("v1", "Secret", "odoo-config", namespace)
-    postgres_secret = kube.get("v1", "Secret", "postgres", namespace) if dedicated else None
+    db_secret = kube.get("v1", "Secret", DB_SECRET, namespace)
+    config_secret = kube.get("v1", "Secret", CONFIG_SECRET, namespace)
+    postgres_secret = kube.get("v1", "Secret", POSTGRES_SECRET, namespace) if dedicated else None
     return TenantSecrets(
         db_password=_decoded(db_secret, "password") or fresh.db_password,
         admin_password=_admin_password(config_secret) or fresh.admin_password,

@@ -8,6 +8,7 @@ from . import credentials, ledger, manifests, pg
 from .errors import SaasError
 from .kube import clean, up_to_date, with_hash
 from .lifecycle import database_target
+from .manifests_base import POSTGRES, WEB_DEPLOYMENT
 from .spec import build_spec
 
 TENANT_SELECTOR = "odoo-saas.io/role=tenant"
@@ -37,7 +38,7 @@ def _object_drift(run, spec, record):
 def _odoo_ready(run, spec, record):
     if record.state == "suspended":
         return None
-    deployment = run.kube.get("apps/v1", "Deployment", "odoo-web", spec.namespace)
+    deployment = run.kube.get("apps/v1", "Deployment", WEB_DEPLOYMENT, spec.namespace)
     if not deployment:
         return False
     status = deployment.get("status") or {}
@@ -49,7 +50,7 @@ def _database_reachable(run, spec, record, tenant_secrets):
     """Can the tenant's own role log into its database? (shared servers; a dedicated
     server lives inside the cluster and is judged by its StatefulSet's readiness)."""
     if spec.db_strategy == "dedicated":
-        statefulset = run.kube.get("apps/v1", "StatefulSet", "postgres", spec.namespace) or {}
+        statefulset = run.kube.get("apps/v1", "StatefulSet", POSTGRES, spec.namespace) or {}
         return (statefulset.get("status") or {}).get("readyReplicas", 0) >= 1
     admin = run.connections.server(record.server).admin
     tenant = pg.ServerConnection(name=record.server, host=admin.host, port=admin.port, user=spec.role,

@@ -21,12 +21,12 @@ from . import backup, credentials, filestore, ledger, manifests, naming, node_fi
 from .crashpoints import reached
 from .errors import ConflictError, SaasError, SpecError
 from .kube import MISSING
+from .manifests_base import INIT_JOB
 from .redact import redact_object
 
 # Applied before the database exists; the rest (workloads, routes) after it.
 FOUNDATION_KINDS = ("Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount", "Secret",
                     "ConfigMap", "PersistentVolumeClaim", "Service")
-INIT_JOB = "odoo-db-init"
 
 
 @dataclass
