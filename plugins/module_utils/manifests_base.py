@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .errors import SpecError
+from .quantity import SUFFIXES, exact
 
 MANAGED_BY = "odoo-saas-kit"
 PART_OF = "odoo-saas"
@@ -53,15 +54,6 @@ DEDICATED = "dedicated"
 # (Odoo's requests are spiky), while its quota still bounds the total.
 CPU_BURST = 2
 
-_SUFFIXES = {
-    "": Fraction(1), "m": Fraction(1, 1000),
-    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-    "P": Fraction(10**15), "E": Fraction(10**18),
-    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50), "Ei": Fraction(2**60),
-}
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)\Z")
-
 
 @dataclass(frozen=True)
 class DatabaseTarget:
@@ -86,10 +78,7 @@ class TenantSecrets:
 
 def quantity(text):
     """A Kubernetes quantity ('500m', '2', '4Gi', '1.5G') as an exact Fraction."""
-    match = _QUANTITY.match(str(text))
-    if not match or match.group(2) not in _SUFFIXES:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    return Fraction(match.group(1)) * _SUFFIXES[match.group(2)]
+    return exact(text)
 
 
 def cpu_text(value):
@@ -104,7 +93,7 @@ def bytes_text(value):
     if count == 0:
         return "0"
     for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki", "E", "P", "T", "G", "M", "k"):
-        factor = int(_SUFFIXES[suffix])
+        factor = int(SUFFIXES[suffix])
         if count % factor == 0:
             return f"{count // factor}{suffix}"
     return str(count)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import egress
+from . import egress, quantity
 from .errors import SpecError, shown
 
 STRATEGIES = ("shared", "dedicated")
-QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?\Z")
 PLAN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}\Z")
 SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}\Z")
 WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}\Z")
@@ -56,7 +55,7 @@ def _quantity(raw, key, field, default=None):
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise SpecError(f"{field}.{key}", f"{shown(value)} is not a Kubernetes quantity (such as '500m', '2' or '4Gi')")
     value = str(value)
-    if not QUANTITY.match(value):
+    if not quantity.is_plain(value):
         raise SpecError(f"{field}.{key}", f"{shown(value)} is not a Kubernetes quantity (such as '500m', '2' or '4Gi')")
     return value
 

@@ -1,19 +1,27 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes resource quantities as numbers, so '1Gi' and '1073741824' compare equal."""
+"""Kubernetes resource quantities: the one grammar the kit reads them with.
+
+'1Gi' and '1073741824' compare equal; plans take the plain form ('500m', '2', '4Gi', '1.5G':
+no sign, no exponent). Our own grammar rather than kubernetes.utils.parse_quantity, which
+also takes 'NaN', 'Infinity' and surrounding blanks, and which the pure layers (plans,
+manifests) would otherwise import the Kubernetes client for."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
-_SUFFIXES = {
+SUFFIXES = {
     "": Decimal(1), "m": Decimal("0.001"), "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
     "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
     "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
     "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
 }
-_QUANTITY = re.compile(r"^([+-]?[0-9]+(?:\.[0-9]*)?|[+-]?\.[0-9]+)(?:([eE][+-]?[0-9]+)|(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei))?\Z")
+_SUFFIX = "|".join(sorted((s for s in SUFFIXES if s), key=lambda s: (-len(s), s)))
+_QUANTITY = re.compile(rf"^([+-]?[0-9]+(?:\.[0-9]*)?|[+-]?\.[0-9]+)(?:([eE][+-]?[0-9]+)|({_SUFFIX}))?\Z")
+_PLAIN = re.compile(rf"^[0-9]+(?:\.[0-9]+)?(?:{_SUFFIX})?\Z")
 
 
 def parse(text):
@@ -26,9 +34,22 @@ def parse(text):
         value = Decimal(number)
         if exponent:
             return value * (Decimal(10) ** int(exponent[1:]))
-        return value * _SUFFIXES[suffix or ""]
+        return value * SUFFIXES[suffix or ""]
     except InvalidOperation:
         return None
+
+
+def is_plain(text):
+    """Whether text is a quantity in the plain form plans take."""
+    return bool(_PLAIN.match(str(text)))
+
+
+def exact(text):
+    """The quantity's value as an exact Fraction; ValueError when text is not a quantity."""
+    value = parse(text)
+    if value is None:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+    return Fraction(value)
 
 
 def equal(left, right):
