@@ -77,7 +77,7 @@ class TenantSecrets:
 
 
 def quantity(text):
-    """A Kubernetes quantity ('500m', '2', '4Gi', '1.5G') as an exact Fraction."""
+    """A Kubernetes quantity in the plain form ('500m', '2', '4Gi', '1.5G') as an exact Fraction."""
     return exact(text)
 
 

@@ -45,11 +45,13 @@ def is_plain(text):
 
 
 def exact(text):
-    """The quantity's value as an exact Fraction; ValueError when text is not a quantity."""
-    value = parse(text)
-    if value is None:
+    """The value of a quantity in the plain form as an exact Fraction (no rounding, whatever its
+    digits); ValueError for anything else."""
+    text = str(text)
+    if not is_plain(text):
         raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    return Fraction(value)
+    number = text.rstrip("".join(sorted({c for suffix in SUFFIXES for c in suffix})))
+    return Fraction(number) * Fraction(SUFFIXES[text[len(number):]])
 
 
 def equal(left, right):

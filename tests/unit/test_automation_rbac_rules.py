@@ -1,12 +1,11 @@
 """The automation's RBAC (roles/saas_system/templates/rbac.yml.j2) follows from what the code
-touches: every kind the manifests make can be read, created and patched where it lives, and
-nothing is granted on a resource the code does not know (kube.KINDS and READ_ONLY_KINDS)."""
+touches: every kind the manifests make can be read, created and patched by the role that is
+bound where it lives, and nothing is granted on a resource the code does not know (kube.KINDS
+and READ_ONLY_KINDS). The shared servers' Role (roles/postgres_shared) is checked by the
+postgres_shared molecule scenario's SubjectAccessReviews."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from ansible_collections.odoo_saas.kit.plugins.module_utils import manifests
 from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import KINDS, READ_ONLY_KINDS
 
 from tests.integration.automation_rbac import render
@@ -23,10 +22,15 @@ def _group(api_version):
     return api_version.split("/")[0] if "/" in api_version else ""
 
 
-def granted():
+AUTOMATION_ROLE = "odoo-saas-automation"  # bound cluster-wide: namespaces and the tenant RoleBinding
+TENANT_ROLE = "odoo-saas-tenant"  # bound in each tenant namespace only: everything inside it
+MADE_BY_THE_AUTOMATION_ROLE = {"Namespace", "RoleBinding"}
+
+
+def granted(role=None):
     rules = {}
-    for obj in render("saas-system"):
-        if obj["kind"] in ("ClusterRole", "Role"):
+    for obj in render("saas-system", automation_name=AUTOMATION_ROLE, tenant_role=TENANT_ROLE):
+        if obj["kind"] in ("ClusterRole", "Role") and role in (None, obj["metadata"]["name"]):
             for rule in obj.get("rules", []):
                 for group in rule["apiGroups"]:
                     for resource in rule["resources"]:
@@ -43,20 +47,15 @@ def made_kinds():
 
 
 def test_every_kind_the_manifests_make_can_be_applied():
-    rules = granted()
     kinds = made_kinds()
     assert ("apps/v1", "Deployment") in kinds and ("v1", "Namespace") in kinds
     for api_version, kind in kinds:
+        role = AUTOMATION_ROLE if kind in MADE_BY_THE_AUTOMATION_ROLE else TENANT_ROLE
         plural, _namespaced = KINDS[(api_version, kind)]
-        verbs = rules.get((_group(api_version), plural), set())
-        assert APPLY_VERBS <= verbs, f"{kind}: the automation may {sorted(verbs)}, it must {sorted(APPLY_VERBS)}"
+        verbs = granted(role).get((_group(api_version), plural), set())
+        assert APPLY_VERBS <= verbs, f"{kind}: {role} may {sorted(verbs)}, it must {sorted(APPLY_VERBS)}"
 
 
 def test_nothing_is_granted_on_a_resource_the_code_does_not_know():
     known = {(_group(version), plural) for (version, _kind), (plural, _n) in {**KINDS, **READ_ONLY_KINDS}.items()}
     assert not set(granted()) - known - SUBRESOURCES
-
-
-def test_the_shared_servers_policy_is_a_kind_the_automation_may_apply():
-    policy = manifests.shared_server_policy("postgres-shared-1", SimpleNamespace(platform_namespace="saas-system"))
-    assert APPLY_VERBS <= granted()[(_group(policy["apiVersion"]), KINDS[(policy["apiVersion"], policy["kind"])][0])]

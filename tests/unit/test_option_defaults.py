@@ -32,9 +32,9 @@ def test_an_option_left_out_means_its_argument_spec_default(name):
     assert load_platform(REQUIRED) == load_platform({**REQUIRED, name: PLATFORM_DEFAULTS[name]}), name
 
 
-def test_the_core_defaults_a_tenants_odoo_version_as_the_argument_spec_does():
+def test_the_core_defaults_a_tenants_options_as_the_argument_spec_does():
     platform = load_platform(REQUIRED)
     left_out = build_spec({"name": "acme", "plan": "small"}, platform)
-    given = build_spec({"name": "acme", "plan": "small", "odoo_version": TENANT_ARGS["odoo_version"]["default"],
-                        "db_strategy": TENANT_ARGS["db_strategy"]["default"], "state": TENANT_ARGS["state"]["default"]}, platform)
+    defaults = {name: TENANT_ARGS[name]["default"] for name in ("db_strategy", "state")}
+    given = build_spec({"name": "acme", "plan": "small", **defaults}, platform)
     assert left_out == given

@@ -37,6 +37,15 @@ def test_what_is_not_a_quantity_is_refused(text):
 def test_plans_take_only_the_plain_form_of_a_valid_quantity(text):
     assert quantity.parse(text) == parse_quantity(text)
     assert not quantity.is_plain(text)
+    with pytest.raises(ValueError, match="is not a Kubernetes quantity"):
+        manifest_quantity(text)
+
+
+def test_manifest_quantities_are_exact_whatever_their_digits():
+    # Past Decimal's 28-digit default precision.
+    assert manifest_quantity("12345678901234567890123456789") == 12345678901234567890123456789
+    assert manifest_quantity("100000000000000000000000000001m") == Fraction(100000000000000000000000000001, 1000)
+    assert manifest_quantity("1.5Gi") == Fraction(3, 2) * 2**30
 
 
 def test_equal_compares_values():
