@@ -21,7 +21,7 @@ from . import backup, credentials, filestore, ledger, manifests, naming, node_fi
 from .crashpoints import reached
 from .errors import ConflictError, SaasError, SpecError
 from .kube import MISSING
-from .manifests_base import INIT_JOB
+from .manifests_base import DEDICATED, INIT_JOB, POSTGRES, POSTGRES_PORT
 from .redact import redact_object
 
 # Applied before the database exists; the rest (workloads, routes) after it.
@@ -85,7 +85,7 @@ class Run:
 
 def database_target(run, spec, record):
     if spec.db_strategy == "dedicated":
-        return manifests.DatabaseTarget(server="dedicated", host="postgres", port=5432, name=spec.database,
+        return manifests.DatabaseTarget(server=DEDICATED, host=POSTGRES, port=POSTGRES_PORT, name=spec.database,
                                         user=spec.role, namespace=spec.namespace)
     server = run.connections.server(record.server)
     return manifests.DatabaseTarget(server=record.server, host=server.cluster_host, port=server.cluster_port,
