@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import naming, pg
-from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import Kube
-from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import naming
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import pg
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import Kube
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant
 from tests.cluster import control_plane
 from tests.integration import tenants
 

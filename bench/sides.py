@@ -15,10 +15,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import credentials, manifests
-from ansible_collections.odoo_saas.kit.plugins.module_utils.connections import shared_servers
-from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant, run_tenant_info
-from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import build_spec, load_platform
+from ansible_collections.odoo_saas.kit.plugins.module_utils.operations import credentials
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.connections import shared_servers
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant, run_tenant_info
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import build_spec, load_platform
 from tests.integration import tenants
 from tests.unit.plans_fixture import raw_plans
 

@@ -144,9 +144,9 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant
-from ansible_collections.odoo_saas.kit.plugins.module_utils.platform_args import platform_args
-from ansible_collections.odoo_saas.kit.plugins.module_utils.tenant_args import TENANT_ARGS, WAIT_ARGS
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_args import TENANT_ARGS, WAIT_ARGS
 
 
 def main():

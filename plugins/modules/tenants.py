@@ -127,9 +127,9 @@ api_requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.odoo_saas.kit.plugins.module_utils.fleet import run_fleet
-from ansible_collections.odoo_saas.kit.plugins.module_utils.platform_args import platform_args
-from ansible_collections.odoo_saas.kit.plugins.module_utils.tenant_args import TENANT_ARGS, WAIT_ARGS
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.fleet import run_fleet
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_args import TENANT_ARGS, WAIT_ARGS
 
 
 def main():

@@ -31,7 +31,7 @@ import yaml
 from ansible.errors import AnsibleParserError
 from ansible.inventory.host import Host
 from ansible.plugins.vars import BaseVarsPlugin
-from ansible_collections.odoo_saas.kit.plugins.module_utils.layers import env_file, parse_env_file, project_root
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.layers import env_file, parse_env_file, project_root
 
 
 class VarsModule(BaseVarsPlugin):

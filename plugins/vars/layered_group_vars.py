@@ -24,7 +24,7 @@ import os
 from ansible.inventory.group import Group
 from ansible.plugins.vars import BaseVarsPlugin
 from ansible.utils.vars import combine_vars
-from ansible_collections.odoo_saas.kit.plugins.module_utils.layers import project_root
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.layers import project_root
 
 
 class VarsModule(BaseVarsPlugin):

@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import pg
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import pg
 from tests.cluster import __main__ as cluster_cli
 from tests.cluster import bootstrap, control_plane, postgres
 

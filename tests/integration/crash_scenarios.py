@@ -9,7 +9,8 @@ import glob
 import os
 from dataclasses import dataclass, field
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import manifests, spec as specs
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.crashpoints import VARIABLE
 
 from . import tenants

@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import crashpoints, naming
+from ansible_collections.odoo_saas.kit.plugins.module_utils import crashpoints
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import naming
 
 from . import tenants
 from .crash_scenarios import rerun

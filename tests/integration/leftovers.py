@@ -11,9 +11,10 @@ import json
 import os
 import subprocess
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import backup, filestore, ledger, naming
-from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import KINDS, Kube
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import TENANT_LABEL
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import backup, filestore, ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import naming
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import KINDS, Kube
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.base import TENANT_LABEL
 
 from . import tenants
 

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import backup, pg
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import backup, pg
 from tests.cluster import postgres
 
 SHARED = next(server for server in postgres.SERVERS if server.name == "postgres-shared-1")

@@ -25,8 +25,9 @@ import uuid
 import psycopg
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import manifests, manifests_postgres, spec as specs
-from ansible_collections.odoo_saas.kit.plugins.module_utils.plans import load_plan
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests, postgres as manifests_postgres
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import load_plan
 from tests.cluster import postgres
 from tests.integration import odoo_database_contract as odoo
 from tests.integration.scratch_postgres import free_port

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import tarfile
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import filestore, ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import filestore, ledger
 from ansible_collections.odoo_saas.kit.plugins.module_utils.crashpoints import VARIABLE
 
 from . import tenants

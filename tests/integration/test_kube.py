@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import DependencyError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import Kube, KubeError
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import Kube, KubeError
 
 from .conftest import restricted_pod_spec
 

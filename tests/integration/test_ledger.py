@@ -8,9 +8,9 @@ import uuid
 import psycopg
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import CapacityError, ConflictError, DependencyError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import build_spec
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import build_spec
 from tests.cluster import postgres
 from tests.integration import tenants
 from tests.unit.plans_fixture import platform

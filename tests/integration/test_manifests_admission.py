@@ -14,8 +14,9 @@ import yaml
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import manifests, spec as specs
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import DatabaseTarget, TenantSecrets
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.tenant import DatabaseTarget, TenantSecrets
 
 from .conftest import wait_for
 

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import pg
-from ansible_collections.odoo_saas.kit.plugins.module_utils.scram import verify_password
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import pg
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.scram import verify_password
 from tests.cluster import postgres
 
 SHARED = next(server for server in postgres.SERVERS if server.name == "postgres-shared-1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
 
 from . import tenants
 

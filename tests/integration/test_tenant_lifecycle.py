@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from kubernetes import client
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import backup, ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import backup, ledger
 from tests.cluster import traefik
 
 from . import tenants

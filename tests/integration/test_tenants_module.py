@@ -4,8 +4,8 @@ tenant not stopping the others, a re-run that changes nothing."""
 
 from __future__ import annotations
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
-from ansible_collections.odoo_saas.kit.plugins.module_utils.fleet import run_fleet
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.fleet import run_fleet
 
 from . import tenants
 

@@ -13,8 +13,8 @@ import copy
 import pytest
 from kubernetes import client
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
-from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import Kube, KubeError
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import Kube, KubeError
 from tests.cluster import failure_stages
 
 from . import tenants

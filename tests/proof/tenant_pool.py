@@ -9,7 +9,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
 from tests.integration import tenants
 from tests.unit.plans_fixture import raw_plans
 

@@ -10,7 +10,8 @@ import psycopg
 import pytest
 from kubernetes import client
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import ledger, naming
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import naming
 from tests.integration import tenants
 
 from . import tenant_pool

@@ -14,7 +14,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import naming
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import naming
 from tests.cluster import settings
 from tests.integration import tenants
 from tests.integration.conftest import restricted_pod_spec

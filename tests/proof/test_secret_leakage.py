@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.runner import run_tenant, run_tenant_info
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant, run_tenant_info
 from tests.integration import tenants
 from tests.unit.plans_fixture import raw_plans
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 from hypothesis import strategies as st
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.plans import PLAN_KEYS
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import PLAN_KEYS
 
 STATES = ("present", "suspended", "absent")
 PLANS = ("small", "medium", "large")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import load_platform
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import load_platform
 
 REPO = Path(__file__).resolve().parents[2]
 

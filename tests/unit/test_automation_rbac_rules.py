@@ -6,7 +6,7 @@ postgres_shared molecule scenario's SubjectAccessReviews."""
 
 from __future__ import annotations
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import KINDS, READ_ONLY_KINDS
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import KINDS, READ_ONLY_KINDS
 
 from tests.integration.automation_rbac import render
 

@@ -8,10 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import pg, runner
-from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import Kube
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import pg
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front import runner
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import Kube
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError, shown
-from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import build_spec
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import build_spec
 
 from . import bad_input_strategies as bad
 from .plans_fixture import platform, raw_plans

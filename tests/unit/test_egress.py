@@ -9,7 +9,8 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import manifests, spec as specs
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
 
 from .plans_fixture import platform, raw_plans

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.fleet import check_entries, run_fleet, tenant_params
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.fleet import check_entries, run_fleet, tenant_params
 
 from .plans_fixture import raw_plans
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import yaml
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.connections import connect_kube
-from ansible_collections.odoo_saas.kit.plugins.module_utils.kube import Kube
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.connections import connect_kube
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import Kube
 
 
 def _kubeconfig(tmp_path, user):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.layers import parse_env_file, project_root
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.layers import parse_env_file, project_root
 
 
 def test_parse_env_file_keeps_prefixed_keys_lowercased():

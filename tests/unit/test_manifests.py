@@ -20,11 +20,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import credentials, manifests, redact, spec as specs
+from ansible_collections.odoo_saas.kit.plugins.module_utils.operations import credentials
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests
+from ansible_collections.odoo_saas.kit.plugins.module_utils import redact
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import DatabaseTarget, TenantSecrets
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import quantity
-from ansible_collections.odoo_saas.kit.plugins.module_utils.plan_fit import check_plan_fits
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.tenant import DatabaseTarget, TenantSecrets
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.base import quantity
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plan_fit import check_plan_fits
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"

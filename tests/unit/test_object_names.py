@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import manifests_base
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import base as manifests_base
 
-MODULE_UTILS = Path(manifests_base.__file__).parent
+MODULE_UTILS = Path(manifests_base.__file__).parent.parent
 # Kube methods and the position of their `name` argument.
 NAME_ARGUMENT = {"get": 2, "delete": 2, "wait_gone": 2, "wait_job_complete": 1, "wait_rollout": 2}
 OBJECT_NAMES = {
@@ -34,6 +34,6 @@ def test_the_check_finds_a_literal_name():
     assert not list(literal_object_names('kube.get("apps/v1", "Deployment", WEB_DEPLOYMENT, ns)'))
 
 
-@pytest.mark.parametrize("path", sorted(MODULE_UTILS.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(MODULE_UTILS.rglob("*.py")), ids=lambda p: str(p.relative_to(MODULE_UTILS)))
 def test_no_module_names_a_tenant_object_by_a_literal(path):
-    assert not list(literal_object_names(path.read_text())), path.name
+    assert not list(literal_object_names(path.read_text())), str(path)

@@ -9,14 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import manifests, spec as specs
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import quantity
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_odoo_config import (
-    MASTER_ALLOWANCE, MIN_RESIDENT_SHARE, VMS_OVERHEAD,
-)
-from ansible_collections.odoo_saas.kit.plugins.module_utils.plan_fit import check_plan_fits, plan_problems
-from ansible_collections.odoo_saas.kit.plugins.module_utils.plans import load_plan
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.base import quantity
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.odoo_config import MASTER_ALLOWANCE, MIN_RESIDENT_SHARE, VMS_OVERHEAD
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plan_fit import check_plan_fits, plan_problems
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import load_plan
 
 from .plans_fixture import raw_plans
 from .test_manifests import database_for, find, odoo_conf, secrets_for

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.platform_args import PLATFORM_ARGS
-from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import build_spec, load_platform
-from ansible_collections.odoo_saas.kit.plugins.module_utils.tenant_args import TENANT_ARGS
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import PLATFORM_ARGS
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import build_spec, load_platform
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_args import TENANT_ARGS
 
 from .plans_fixture import raw_plans
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import pg
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import pg
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SaasError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.scram import build_verifier, verify_password
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.scram import build_verifier, verify_password
 
 PASSWORD = "s3cret-'; DROP ROLE postgres; --"
 WANT = pg.TenantDatabase(role="odoo_acme", database="odoo_acme", password=PASSWORD, connection_limit=20)

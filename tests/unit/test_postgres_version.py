@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from ansible_collections.odoo_saas.kit.plugins.doc_fragments.platform import ModuleDocFragment
-from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import POSTGRES_IMAGE
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import POSTGRES_IMAGE
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE_IMAGES = (("postgres_shared", "postgres_shared_image"), ("saas_system", "saas_system_ledger_image"))

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, strategies as st
 from kubernetes.utils import parse_quantity
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import quantity
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests_base import quantity as manifest_quantity
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import quantity
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.base import quantity as manifest_quantity
 
 plain_quantities = st.builds(
     lambda whole, fraction, suffix: f"{whole}{'.' + fraction if fraction else ''}{suffix}",

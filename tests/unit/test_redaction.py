@@ -3,7 +3,7 @@ errors (pg) and the backup tools' stderr (backup)."""
 
 from __future__ import annotations
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import backup, pg
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import backup, pg
 from ansible_collections.odoo_saas.kit.plugins.module_utils.redact import REDACTED, redact_text
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import scram
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import scram
 
 # (password, the verifier PostgreSQL 15 stored for it with password_encryption = scram-sha-256)
 SERVER_VECTORS = [

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils import naming
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import naming
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.plans import load_plans
-from ansible_collections.odoo_saas.kit.plugins.module_utils.spec import build_spec
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import load_plans
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import build_spec
 
 from .plans_fixture import platform, raw_plans
 

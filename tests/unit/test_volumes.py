@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.volumes import keep_existing_sizes
+from ansible_collections.odoo_saas.kit.plugins.module_utils.operations.volumes import keep_existing_sizes
 
 
 class _Run:

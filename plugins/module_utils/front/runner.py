@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from . import ledger, lifecycle, manifests, pg
-from .connections import connect_kube, ledger_connection, open_connections, shared_servers
-from .errors import DependencyError, SaasError
-from .info import tenants_info
-from .redact import redact_text
-from .naming import check_tenant_name
-from .plan_fit import plan_problems
-from .plans import load_plans
-from .spec import build_spec, load_platform, load_wait_timeout
+from ..engines import ledger, pg
+from ..operations import lifecycle
+from ..manifests import tenant as manifests
+from ..engines.connections import connect_kube, ledger_connection, open_connections, shared_servers
+from ..errors import DependencyError, SaasError
+from ..operations.info import tenants_info
+from ..redact import redact_text
+from ..request.naming import check_tenant_name
+from ..request.plan_fit import plan_problems
+from ..request.plans import load_plans
+from ..request.spec import build_spec, load_platform, load_wait_timeout
 
 
 def secrets_in(params):

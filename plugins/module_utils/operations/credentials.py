@@ -13,8 +13,8 @@ import base64
 import configparser
 import secrets as random_secrets
 
-from .manifests import TenantSecrets
-from .manifests_base import CONFIG_SECRET, DB_SECRET, POSTGRES_SECRET
+from ..manifests.tenant import TenantSecrets
+from ..manifests.base import CONFIG_SECRET, DB_SECRET, POSTGRES_SECRET
 
 
 def generate(dedicated):

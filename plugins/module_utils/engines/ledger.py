@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .errors import CapacityError, ConflictError, DependencyError
+from ..errors import CapacityError, ConflictError, DependencyError
 
 try:
     from psycopg.rows import dict_row

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from . import quantity
-from .errors import SpecError
-from .manifests_base import CRON, DATABASE, DB_INIT, WEB, bytes_text, cpu_text
-from .manifests_quota import budget
+from ..errors import SpecError
+from ..manifests.base import CRON, DATABASE, DB_INIT, WEB, bytes_text, cpu_text
+from ..manifests.quota import budget
 
 NO_SCHEDULE_EFFECTS = ("NoSchedule", "NoExecute")
 

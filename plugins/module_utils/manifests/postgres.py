@@ -6,11 +6,8 @@ exact build the platform names (postgres_image)."""
 
 from __future__ import annotations
 
-from .manifests_base import (
-    DATABASE, POSTGRES, POSTGRES_INIT, POSTGRES_PORT, POSTGRES_SECRET, POSTGRESQL, base_labels, bytes_text,
-    component_labels, metadata, quantity, selector,
-)
-from .manifests_quota import cost
+from .base import DATABASE, POSTGRES, POSTGRES_INIT, POSTGRES_PORT, POSTGRES_SECRET, POSTGRESQL, base_labels, bytes_text, component_labels, metadata, quantity, selector
+from .quota import cost
 
 POSTGRES_UID = 999
 DATA_MOUNT = "/var/lib/postgresql/data"

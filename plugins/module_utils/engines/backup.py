@@ -26,10 +26,10 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .crashpoints import reached
-from .errors import SaasError
+from ..crashpoints import reached
+from ..errors import SaasError
 from .pg import ServerConnection, check_identifier, PgError
-from .redact import redact_text
+from ..redact import redact_text
 
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from .errors import SaasError, SpecError
-from .redact import redact_text
+from ..errors import SaasError, SpecError
+from ..redact import redact_text
 from .runner import check_tenant_params, run_tenant, secrets_in
-from .spec import load_platform
+from ..request.spec import load_platform
 from .tenant_args import tenant_defaults
 
 MAX_PARALLEL = 32

@@ -5,7 +5,7 @@ O(tenants) list."""
 
 from __future__ import annotations
 
-from .odoo_versions import DEFAULT_ODOO_VERSION, ODOO_VERSIONS
+from ..request.odoo_versions import DEFAULT_ODOO_VERSION, ODOO_VERSIONS
 
 TENANT_ARGS = dict(
     name=dict(type="str", required=True),

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 
-from .manifests_base import (
-    CRON_DEPLOYMENT, DEDICATED, FILESTORE_CLAIM, POSTGRES, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget, TenantSecrets,
-    check_inputs,
-)
-from .manifests_isolation import automation_binding as _automation_binding
-from .manifests_isolation import namespace, network_policies, service_account
-from .manifests_isolation import shared_server_policy as _shared_server_policy
-from .manifests_odoo import cron_deployment, filestore_claim, ingress, init_job, service, web_deployment
-from .manifests_odoo_config import config_secret, db_secret, odoo_conf, web_db_maxconn
-from .manifests_postgres import dedicated_objects
-from .manifests_quota import limit_range, resource_quota
-from .spec import Platform, TenantSpec
+from .base import CRON_DEPLOYMENT, DEDICATED, FILESTORE_CLAIM, POSTGRES, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget, TenantSecrets, check_inputs
+from .isolation import automation_binding as _automation_binding
+from .isolation import namespace, network_policies, service_account
+from .isolation import shared_server_policy as _shared_server_policy
+from .odoo import cron_deployment, filestore_claim, ingress, init_job, service, web_deployment
+from .odoo_config import config_secret, db_secret, odoo_conf, web_db_maxconn
+from .postgres import dedicated_objects
+from .quota import limit_range, resource_quota
+from ..request.spec import Platform, TenantSpec
 
 __all__ = [
     "DatabaseTarget", "TenantSecrets", "TENANT_LABEL", "FILESTORE_CLAIM", "tenant_objects", "access_objects", "automation_binding",

@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
-from . import credentials, ledger, manifests, pg
-from .errors import SaasError
-from .kube import clean, up_to_date, with_hash
+from . import credentials
+from ..engines import ledger, pg
+from ..manifests import tenant as manifests
+from ..errors import SaasError
+from ..engines.kube import clean, up_to_date, with_hash
 from .lifecycle import database_target
-from .manifests_base import POSTGRES, WEB_DEPLOYMENT
-from .spec import build_spec
+from ..manifests.base import POSTGRES, WEB_DEPLOYMENT
+from ..request.spec import build_spec
 
 TENANT_SELECTOR = "odoo-saas.io/role=tenant"
 

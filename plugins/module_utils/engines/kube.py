@@ -18,9 +18,10 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from . import quantity, workload_problems
-from .crashpoints import reached
-from .errors import DependencyError, SaasError
+from ..request import quantity
+from . import workload_problems
+from ..crashpoints import reached
+from ..errors import DependencyError, SaasError
 
 from urllib.parse import urlencode
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import SpecError, shown
+from ..errors import SpecError, shown
 
 MIN_LENGTH = 3
 # Leaves room for the namespace prefix and for object names built from it (63-character

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import egress, naming
-from .errors import SpecError, shown
+from ..errors import SpecError, shown
 from .odoo_versions import DEFAULT_ODOO_VERSION, ODOO_VERSIONS
 from .plan_fit import check_plan_fits, check_strategy_fits
 from .plans import STRATEGIES, Plan, load_plans

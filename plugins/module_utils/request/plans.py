@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from . import egress, quantity
-from .errors import SpecError, shown
+from ..errors import SpecError, shown
 
 STRATEGIES = ("shared", "dedicated")
 PLAN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}\Z")

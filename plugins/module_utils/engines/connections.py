@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import ledger, pg
-from .errors import SpecError, shown
+from ..errors import SpecError, shown
 from .kube import Kube
 
 

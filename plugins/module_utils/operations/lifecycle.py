@@ -17,12 +17,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import backup, credentials, filestore, ledger, manifests, naming, node_fit, pg, volumes
-from .crashpoints import reached
-from .errors import ConflictError, SaasError, SpecError
-from .kube import MISSING
-from .manifests_base import DEDICATED, INIT_JOB, POSTGRES, POSTGRES_PORT
-from .redact import redact_object
+from ..engines import backup, filestore, ledger, pg
+from . import credentials, volumes
+from ..manifests import tenant as manifests
+from ..request import naming, node_fit
+from ..crashpoints import reached
+from ..errors import ConflictError, SaasError, SpecError
+from ..engines.kube import MISSING
+from ..manifests.base import DEDICATED, INIT_JOB, POSTGRES, POSTGRES_PORT
+from ..redact import redact_object
 
 # Applied before the database exists; the rest (workloads, routes) after it.
 FOUNDATION_KINDS = ("Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount", "Secret",

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .errors import SpecError
-from .quantity import SUFFIXES, exact
+from ..errors import SpecError
+from ..request.quantity import SUFFIXES, exact
 
 MANAGED_BY = "odoo-saas-kit"
 PART_OF = "odoo-saas"

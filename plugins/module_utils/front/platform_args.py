@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from .egress import DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR
-from .spec import POSTGRES_IMAGE
+from ..request.egress import DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR
+from ..request.spec import POSTGRES_IMAGE
 
 PLATFORM_ARGS = dict(
     kubeconfig=dict(type="path"),

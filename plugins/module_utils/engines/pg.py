@@ -21,9 +21,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from .crashpoints import reached
-from .errors import SaasError
-from .redact import REDACTED, redact_text
+from ..crashpoints import reached
+from ..errors import SaasError
+from ..redact import REDACTED, redact_text
 from .scram import build_verifier, verify_password
 
 try:

@@ -10,7 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from .errors import SpecError, shown
+from ..errors import SpecError, shown
 
 DEFAULT_POD_CIDR = "10.1.0.0/16"  # MicroK8s (Calico)
 DEFAULT_SERVICE_CIDR = "10.152.183.0/24"  # MicroK8s

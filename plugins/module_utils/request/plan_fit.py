@@ -7,9 +7,9 @@ tenants of other plans; the ledger module warns of every impossible plan (plan_p
 
 from __future__ import annotations
 
-from .errors import SpecError
-from .manifests_odoo_config import connection_problem, memory_problem
-from .manifests_quota import quota_shortfalls
+from ..errors import SpecError
+from ..manifests.odoo_config import connection_problem, memory_problem
+from ..manifests.quota import quota_shortfalls
 
 
 def check_plan_fits(plan, field, db_strategy=None):

@@ -10,7 +10,7 @@ operator's decision, made by hand where the storage allows it."""
 
 from __future__ import annotations
 
-from . import quantity
+from ..request import quantity
 
 
 def _claim_storage(claim):
