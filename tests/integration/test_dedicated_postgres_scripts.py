@@ -25,7 +25,9 @@ import uuid
 import psycopg
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests, postgres as manifests_postgres
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import (
+    tenant as manifests, postgres as manifests_postgres,
+)
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import load_plan
 from tests.cluster import postgres

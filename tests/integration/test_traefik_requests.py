@@ -22,7 +22,9 @@ import pytest
 from cryptography import x509
 from kubernetes import client
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.base import HTTP_PORT, ODOO_SERVICE, WEBSOCKET_PORT
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.base import (
+    HTTP_PORT, ODOO_SERVICE, WEBSOCKET_PORT,
+)
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.odoo import tls_secret_name
 from tests.cluster import __main__ as cluster_cli
 from tests.cluster import cert_manager, settings, standin, through_traefik

@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 import pytest
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.backup import BackupError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.filestore import FilestoreUnreachable, archive_filestore, verify_archive, volume_directory
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.filestore import (
+    FilestoreUnreachable, archive_filestore, verify_archive, volume_directory,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=timezone.utc)
 

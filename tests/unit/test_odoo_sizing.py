@@ -13,7 +13,9 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import ten
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.base import quantity
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.odoo_config import MASTER_ALLOWANCE, MIN_RESIDENT_SHARE, VMS_OVERHEAD
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.odoo_config import (
+    MASTER_ALLOWANCE, MIN_RESIDENT_SHARE, VMS_OVERHEAD,
+)
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plan_fit import check_plan_fits, plan_problems
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import load_plan
 

@@ -7,7 +7,11 @@ policy that opens a shared server to tenants."""
 from __future__ import annotations
 
 from ..request.egress import ip_block, rules_for
-from .base import DEDICATED, HTTP_PORT, MANAGED_BY, NAME_LABEL, NAMESPACE_NAME_LABEL, ODOO, PART_OF, PLAN_LABEL, POSTGRES_PORT, POSTGRESQL, ROLE_LABEL, ROLE_TENANT, SERVICE_ACCOUNT, WEB, WEBSOCKET_PORT, COMPONENT_LABEL, base_labels, metadata
+from .base import (
+    DEDICATED, HTTP_PORT, MANAGED_BY, NAME_LABEL, NAMESPACE_NAME_LABEL, ODOO, PART_OF, PLAN_LABEL, POSTGRES_PORT,
+    POSTGRESQL, ROLE_LABEL, ROLE_TENANT, SERVICE_ACCOUNT, WEB, WEBSOCKET_PORT, COMPONENT_LABEL, base_labels,
+    metadata,
+)
 
 POD_SECURITY = {
     f"pod-security.kubernetes.io/{mode}{suffix}": value

@@ -6,7 +6,10 @@ exact build the platform names (postgres_image)."""
 
 from __future__ import annotations
 
-from .base import DATABASE, POSTGRES, POSTGRES_INIT, POSTGRES_PORT, POSTGRES_SECRET, POSTGRESQL, base_labels, bytes_text, component_labels, metadata, quantity, selector
+from .base import (
+    DATABASE, POSTGRES, POSTGRES_INIT, POSTGRES_PORT, POSTGRES_SECRET, POSTGRESQL, base_labels, bytes_text,
+    component_labels, metadata, quantity, selector,
+)
 from .quota import cost
 
 POSTGRES_UID = 999

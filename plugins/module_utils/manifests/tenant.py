@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 
-from .base import CRON_DEPLOYMENT, DEDICATED, FILESTORE_CLAIM, POSTGRES, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget, TenantSecrets, check_inputs
+from .base import (
+    CRON_DEPLOYMENT, DEDICATED, FILESTORE_CLAIM, POSTGRES, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget,
+    TenantSecrets, check_inputs,
+)
 from .isolation import automation_binding as _automation_binding
 from .isolation import namespace, network_policies, service_account
 from .isolation import shared_server_policy as _shared_server_policy
