@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request import naming
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import pg
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import Kube
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant
 from tests.cluster import control_plane
 from tests.integration import tenants
 

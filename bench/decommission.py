@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant
 from tests.integration import tenants
 
 from . import sides

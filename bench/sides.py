@@ -1,6 +1,6 @@
 """The sides of benchmarks 1 and 2: odoo_saas.kit.tenant through ansible-playbook (bench/ours.yml),
 the usual kubernetes.core/community.postgresql playbook (bench/baseline/), and our core in
-process (runner.run_tenant, the module's own code path). Module parameters come from
+process (front.tenant.run_tenant, the module's own code path). Module parameters come from
 tests/integration/tenants.py, against the benchmark's scratch ledger."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 from ansible_collections.odoo_saas.kit.plugins.module_utils.operations import credentials
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.connections import shared_servers
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant, run_tenant_info
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_info import run_tenant_info
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import build_spec, load_platform
 from tests.integration import tenants
 from tests.unit.plans_fixture import raw_plans

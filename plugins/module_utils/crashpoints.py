@@ -10,7 +10,7 @@ then called at every point, to break a dependency (stop a server, cut a proxy) r
 The points (docs/reliability.md lists them with what each leaves behind):
 
     after-reserve, after-foundation, after-database, after-init-job, before-ledger-state
-                                       provisioning, suspension and resumption (lifecycle.converge)
+                                       provisioning, suspension and resumption (operations/converge.py)
     after-apply:<Kind>/<metadata.name> after each object of a tenant is applied (kube.apply_all)
     after-sql:<step>                   after each SQL statement on a shared server (pg.apply_statements);
                                        step is the statement's `step`: create-role, alter-role,
@@ -18,7 +18,7 @@ The points (docs/reliability.md lists them with what each leaves behind):
                                        revoke-public, grant-connect, terminate-sessions,
                                        drop-database, drop-role
     after-deleting-state, after-backup, after-pods-stopped, after-drop, after-namespace-deleted
-                                       decommissioning (lifecycle.remove)
+                                       decommissioning (operations/remove.py)
     backup:dump-written                pg_dump finished, the unverified temporary file is there
     backup:verified                    verified and hashed, not yet renamed to its final name
     backup:renamed                     under its final name, not yet recorded as taken in the ledger

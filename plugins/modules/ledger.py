@@ -58,7 +58,7 @@ server_policies:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.ledger import run_ledger
 
 
 def main():

@@ -125,6 +125,13 @@ tenant:
     database: {strategy: shared, server: postgres-shared-1, name: odoo_acme, connection_limit: 20}
     hosts: [acme.saas.example.com]
     urls: ["https://acme.saas.example.com/"]
+operation:
+  description:
+    - The operation of the state machine the run took (docs/tenant-lifecycle.md) - C(provision),
+      C(change), C(resume), C(suspend) or C(remove). A run that does not reach the ledger has none.
+  returned: when the run read the tenant's ledger state
+  type: str
+  sample: resume
 api_requests:
   description: Requests sent to the Kubernetes API server, by verb (C(get), C(apply), C(delete)). A no-op run sends only C(get).
   returned: always
@@ -144,7 +151,7 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_args import TENANT_ARGS, WAIT_ARGS
 

@@ -68,7 +68,7 @@ servers:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant_info
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_info import run_tenant_info
 
 
 def main():

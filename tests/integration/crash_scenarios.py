@@ -19,7 +19,7 @@ from .leftovers import kube, leftovers, leaked, platform_secrets, put_marker_tab
 SERVERS = {server.name: server for server in (tenants.SHARED_1, tenants.SHARED_2)}
 PLAN = "small"
 
-# Provisioning, suspension and resumption (lifecycle.converge), in the order a run reaches them.
+# Provisioning, suspension and resumption (operations/converge.py), in the order a run reaches them.
 CONVERGE_POINTS = ["after-reserve", "after-foundation", "after-database", "after-init-job", "before-ledger-state"]
 # Between SQL statements on the shared server while provisioning (pg.apply_statements).
 PROVISION_SQL_POINTS = ["after-sql:create-role", "after-sql:create-database", "after-sql:revoke-public",

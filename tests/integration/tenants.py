@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger, pg
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant
 from tests.cluster import control_plane, postgres
 from tests.unit.plans_fixture import raw_plans
 
@@ -92,7 +92,7 @@ def tenant(module_params, check_mode=False):
 def tenant_in_subprocess(module_params, env=None):
     """Run the tenant module's core in a child process (which a crash point may kill)."""
     code = ("import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
-            "from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant\n"
+            "from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant\n"
             "result, failure = run_tenant(json.load(sys.stdin), False, progress=lambda m: print(m, file=sys.stderr))\n"
             "print(json.dumps({'result': result, 'failure': failure}))\n")
     return subprocess.run([sys.executable, "-c", code, str(REPO / "collections"), str(REPO)],

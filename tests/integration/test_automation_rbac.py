@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import Kube, KubeError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant_info
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_info import run_tenant_info
 
 from . import automation_rbac, tenants
 from .test_playbooks import playbook, recap_changed

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request import naming
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant
 from tests.integration import tenants
 from tests.unit import bad_input_strategies as bad
 from tests.unit.plans_fixture import raw_plans

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.runner import run_tenant, run_tenant_info
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_info import run_tenant_info
 from tests.integration import tenants
 from tests.unit.plans_fixture import raw_plans
 

@@ -13,7 +13,7 @@ from tests.integration.automation_rbac import render
 from .test_manifests import CASES, build_case
 
 APPLY_VERBS = {"get", "create", "patch"}
-# Granted beyond the kinds: scaling to zero on suspension (lifecycle), and binding the tenant
+# Granted beyond the kinds: scaling to zero on suspension and removal (operations), and binding the tenant
 # ClusterRole in each tenant namespace.
 SUBRESOURCES = {("apps", "deployments/scale"), ("apps", "statefulsets/scale"), ("rbac.authorization.k8s.io", "clusterroles")}
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import pg
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front import runner
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front import tenant as tenant_front
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.kube import Kube
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError, shown
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import build_spec
@@ -56,7 +56,7 @@ def no_connections(monkeypatch):
 
 def refusal_of(params, check_mode=False):
     """run_tenant's failure for params; fails the test on an exception or a connection attempt."""
-    result, failure = runner.run_tenant(params, check_mode)
+    result, failure = tenant_front.run_tenant(params, check_mode)
     assert failure, "bad input was accepted"
     assert result["actions"] == [] and result["changed"] is False and "api_requests" not in result
     return failure
@@ -68,9 +68,9 @@ def assert_clear(failure, fields):
 
 def test_the_valid_request_gets_as_far_as_connecting():
     with pytest.raises(Connected):
-        runner.run_tenant(valid_params(), False)
+        tenant_front.run_tenant(valid_params(), False)
     with pytest.raises(Connected):
-        runner.run_tenant(valid_params(state="absent", confirm="acme"), False)
+        tenant_front.run_tenant(valid_params(state="absent", confirm="acme"), False)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -153,5 +153,5 @@ def test_valid_images_and_connection_settings_stay_accepted():
                   "odoo@sha256:" + "a" * 64, "odoo:17.0-20250101"):
         assert build_spec({"name": "acme", "plan": "small", "image": image}, platform()).image == image
     with pytest.raises(Connected):
-        runner.run_tenant(valid_params(ledger={"host": "/var/run/postgresql", "port": "5432", "user": "postgres",
+        tenant_front.run_tenant(valid_params(ledger={"host": "/var/run/postgresql", "port": "5432", "user": "postgres",
                                                "password": "x", "database": "saas_ledger"}), False)

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request import node_fit
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import workload_problems as wp
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.operations.lifecycle import never_started
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.workload_problems import never_started
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import load_plan
 
 NS = "tenant-acme"

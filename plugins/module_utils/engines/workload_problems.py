@@ -106,6 +106,15 @@ def _container_problems(pod, status, init):
     return []
 
 
+def never_started(pod):
+    """A pod none of whose containers has run: unscheduled, pulling its image, or unable to."""
+    status = pod.get("status") or {}
+    return status.get("phase") == "Pending" and not any(
+        (container.get("state") or {}).get("running") or (container.get("state") or {}).get("terminated")
+        or (container.get("lastState") or {}).get("terminated")
+        for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []))
+
+
 def pod_problems(pod):
     """What keeps one pod from running, as far as its status says."""
     meta = pod.get("metadata") or {}

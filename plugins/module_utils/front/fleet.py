@@ -14,8 +14,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import SaasError, SpecError
-from ..redact import redact_text
-from .runner import check_tenant_params, run_tenant, secrets_in
+from .harness import failure_message
+from .tenant import check_tenant_params, run_tenant
 from ..request.spec import load_platform
 from .tenant_args import tenant_defaults
 
@@ -69,7 +69,7 @@ def _one(check_mode, tenant):
 
 
 def run_fleet(params, check_mode):
-    """Returns (result, failure message or None), like runner.run_tenant."""
+    """Returns (result, failure message or None), like front.tenant.run_tenant."""
     result = {"changed": False, "tenants": [], "diff": [], "api_requests": {},
               "summary": {"changed": [], "unchanged": [], "failed": []}}
     try:
@@ -79,7 +79,7 @@ def run_fleet(params, check_mode):
         if problems:
             raise SpecError("tenants", f"{len(problems)} problem(s), nothing was changed: " + "; ".join(problems))
     except SaasError as error:
-        return result, redact_text(str(error), secrets_in(params))
+        return result, failure_message(params, error)
     runs = [tenant_params(params, entry) for entry in params.get("tenants") or []]
     with ThreadPoolExecutor(max_workers=min(parallel, len(runs) or 1)) as pool:
         outcomes = list(pool.map(lambda tenant: _one(check_mode, tenant), runs))

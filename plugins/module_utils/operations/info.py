@@ -9,7 +9,7 @@ from ..engines import ledger, pg
 from ..manifests import tenant as manifests
 from ..errors import SaasError
 from ..engines.kube import clean, up_to_date, with_hash
-from .lifecycle import database_target
+from .steps import database_target
 from ..manifests.base import POSTGRES, WEB_DEPLOYMENT
 from ..request.spec import build_spec
 

@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every front end does around its operation: turn a failure into a message that says
+what to do next, with the platform's own secrets taken out of it."""
+
+from __future__ import annotations
+
+from ..engines import pg
+from ..engines.connections import ledger_connection
+from ..errors import DependencyError
+from ..redact import redact_text
+
+# pg.py wraps every error of the shared servers: a bare psycopg error comes from the ledger.
+LEDGER_ERRORS = (pg.psycopg.Error,) if pg.psycopg else ()
+
+
+def secrets_in(params):
+    """The platform's own secrets among the parameters, whatever shape bad input gave them."""
+    found = []
+    ledger_params = params.get("ledger")
+    if isinstance(ledger_params, dict) and isinstance(ledger_params.get("password"), str):
+        found.append(ledger_params["password"])
+    servers = params.get("shared_servers")
+    for server in servers if isinstance(servers, list) else []:
+        if isinstance(server, dict) and isinstance(server.get("admin_password"), str):
+            found.append(server["admin_password"])
+    if isinstance(params.get("api_key"), str):
+        found.append(params["api_key"])
+    return found
+
+
+def ledger_lost(params, error):
+    where = ledger_connection(params)
+    return DependencyError("ledger", f"the tenant ledger at {where.host}:{where.port} (database {where.dbname}) failed "
+                                     f"during the run: {pg.describe_error(error)}. Check that its PostgreSQL server runs "
+                                     "and is reachable, then run again: a run that stopped half way is finished by the next one.")
+
+
+def failure_message(params, error):
+    """The message a front end reports for `error` (a SaasError, or the ledger's connection lost)."""
+    if LEDGER_ERRORS and isinstance(error, LEDGER_ERRORS):
+        error = ledger_lost(params, error)
+    return redact_text(str(error), secrets_in(params))

@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The tenant module's entry: parameters in, one operation of the state machine, result out."""
+
+from __future__ import annotations
+
+from ..engines import ledger
+from ..engines.connections import open_connections
+from ..errors import SaasError
+from ..operations import table
+from ..operations.run import Run
+from ..request.naming import check_tenant_name
+from ..request.spec import build_spec, load_platform, load_wait_timeout
+from .harness import LEDGER_ERRORS, failure_message
+
+
+def tenant_result(record):
+    if record is None:
+        return {"name": None, "state": "absent"}
+    result = record.as_dict()
+    result["urls"] = [f"https://{host}/" for host in record.hosts] if record.state != "deleted" else []
+    return result
+
+
+def check_tenant_params(params, platform):
+    """Everything about one tenant's options that can be checked without the ledger; raises
+    SpecError naming the option. Runs before anything is opened."""
+    if (params.get("state") or "present") == "absent":
+        check_tenant_name(params.get("name"))
+    else:
+        build_spec(params, platform, existing_plan=params.get("plan") or next(iter(platform.plans)))
+
+
+def _request(params, platform, existing):
+    state = params.get("state") or "present"
+    if state == "absent":
+        return table.Request(params.get("name"), state, confirm=params.get("confirm"), backup=params.get("backup", True))
+    spec = build_spec(params, platform, existing_plan=existing.plan if existing else None)
+    return table.Request(spec.name, state, spec=spec)
+
+
+def run_tenant(params, check_mode, progress=None):
+    """Returns (result, failure message or None). Bad input fails before anything is opened."""
+    steps = []
+
+    def say(message):
+        steps.append(message)
+        if progress:
+            progress(message)
+
+    result = {"changed": False, "actions": [], "diff": [], "steps": steps}
+    connections = None
+    run = None
+    try:
+        platform = load_platform(params)
+        name = params.get("name")
+        check_tenant_params(params, platform)
+        wait_timeout = load_wait_timeout(params)
+        connections = open_connections(params)
+        if not check_mode:
+            ledger.lock_tenant(connections.ledger, name)
+        run = Run(connections, platform, check_mode=check_mode, wait=params.get("wait", True),
+                  wait_timeout=wait_timeout, progress=say)
+        known = ledger.get_tenant(connections.ledger, name)
+        living = known if known is not None and known.state != "deleted" else None
+        transition, record = table.run_request(run, _request(params, platform, living), known and known.state)
+        result["operation"] = transition.operation
+        result["tenant"] = tenant_result(record)
+        failure = None
+    except LEDGER_ERRORS + (SaasError,) as error:
+        failure = failure_message(params, error)
+        if run is not None and isinstance(error, SaasError) and connections.ledger is not None:
+            try:
+                result["tenant"] = tenant_result(ledger.get_tenant(connections.ledger, name))
+            except Exception:  # noqa: BLE001 - the failure above is what matters
+                pass
+    finally:
+        if connections is not None:
+            connections.close()
+    if run is not None:
+        result.update(changed=run.changed, actions=run.actions, diff=run.diffs,
+                      api_requests=dict(sorted(connections.kube.requests.items())))
+        if run.warnings:
+            result["warnings"] = run.warnings  # Ansible shows a result's warnings after the task
+    return result, failure

@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The tenant_info module's entry: health and drift of one tenant or all, read only."""
+
+from __future__ import annotations
+
+from ..engines import ledger
+from ..engines.connections import open_connections
+from ..errors import SaasError
+from ..operations.info import tenants_info
+from ..operations.run import Run
+from ..request.naming import check_tenant_name
+from ..request.spec import load_platform
+from .harness import failure_message
+
+
+def run_tenant_info(params):
+    result = {"changed": False, "tenants": [], "orphan_namespaces": [], "servers": {}}
+    connections = None
+    try:
+        platform = load_platform(params)
+        if params.get("name"):
+            check_tenant_name(params["name"])
+        connections = open_connections(params)
+        run = Run(connections, platform, check_mode=True)
+        result["tenants"], result["orphan_namespaces"] = tenants_info(run, params.get("name"))
+        result["servers"] = {name: usage.as_dict() for name, usage in ledger.server_usage(connections.ledger).items()}
+        failure = None
+    except SaasError as error:
+        failure = failure_message(params, error)
+    finally:
+        if connections is not None:
+            connections.close()
+    return result, failure
