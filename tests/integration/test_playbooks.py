@@ -72,6 +72,20 @@ def test_a_bad_name_fails_naming_the_field():
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_validation_refuses_a_broken_inventory_naming_each_variable_before_any_task():
+    """playbooks/validate.yml runs the modules' own validation (odoo_saas.kit.platform_check)."""
+    broken = json.dumps({"odoo_saas_environment": "production", "odoo_saas_shared_server_capacity": "lots",
+                         "odoo_saas_plans": {"small": {"db_strategy": "shared", "cpu": "lots"}}})
+    result = playbook("tenant_provision.yml", "-e", broken, "-e", "tenant_name=acme", "-e", "tenant_plan=small",
+                      check=False)
+    assert result.returncode != 0
+    out = result.stdout
+    assert "Inventory check failed (common): 3 problem(s)" in out, out[-3000:]
+    for variable in ("odoo_saas_environment", "odoo_saas_shared_server_capacity", "odoo_saas_plans.small"):
+        assert variable in out
+    assert "Provision the tenant" not in out and "Traceback" not in out + result.stderr
+
+
 def test_drift_made_by_hand_is_reported_and_repaired(api, core):
     from kubernetes import client
     name = tenants.unique("drift")

@@ -1,0 +1,93 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: platform_check
+short_description: Check an inventory's platform settings with the modules' own validation
+version_added: 0.2.0
+description:
+  - Checks the settings the platform modules (M(odoo_saas.kit.tenant), M(odoo_saas.kit.tenants),
+    M(odoo_saas.kit.tenant_info), M(odoo_saas.kit.ledger)) would receive, by the same argument
+    spec and the same validation they run, so a rule is written once. C(playbooks/validate.yml)
+    runs it before any playbook touches a host.
+  - Also checks the rules only an inventory has - its environment is one of C(local), C(dev),
+    C(staging) or C(prod), and its shared servers are C(postgres-shared-1) to C(postgres-shared-N)
+    in order.
+  - Every problem names the inventory variable (C(odoo_saas_<option>), with the path inside it)
+    and all problems are reported at once. Connects to nothing and changes nothing.
+author: Odoo SaaS Kit team (@odoo-saas-kit)
+options:
+  settings:
+    description:
+      - The platform modules' options, as C(odoo_saas_module_defaults) gives them
+        (group_vars/all/platform.yml). With O(scopes) C(common) only, the ledger and shared servers
+        (and so their passwords) may be left out.
+    type: dict
+    required: true
+  scopes:
+    description:
+      - C(common) - environment, domain, namespaces, capacity, plans, network, images, kubeconfig.
+      - C(platform) - the ledger's and the shared servers' connection settings.
+    type: list
+    elements: str
+    choices: [common, platform]
+    default: [common]
+  shared_server_count:
+    description: The inventory's C(odoo_saas_shared_server_count).
+    type: raw
+    required: true
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads its options.
+"""
+
+EXAMPLES = r"""
+- name: Check the inventory before anything is touched
+  odoo_saas.kit.platform_check:
+    settings: "{{ odoo_saas_module_defaults }}"
+    scopes: [common, platform]
+    shared_server_count: "{{ odoo_saas_shared_server_count }}"
+"""
+
+RETURN = r"""
+checked:
+  description: The scopes that were checked.
+  returned: always
+  type: list
+  elements: str
+  sample: [common, platform]
+warnings:
+  description: Plans that cannot run (their pods do not fit their own quota); tenants on them are refused.
+  returned: when there are any
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import secrets_in
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_check import run_platform_check
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            settings=dict(type="dict", required=True),
+            scopes=dict(type="list", elements="str", choices=["common", "platform"], default=["common"]),
+            shared_server_count=dict(type="raw", required=True),
+        ),
+        supports_check_mode=True,
+    )
+    # The passwords inside settings, masked wherever the result shows them (invocation included);
+    # no_log on all of settings would mask every setting's value in the messages too.
+    module.no_log_values.update(secrets_in(module.params["settings"]))
+    result, failure = run_platform_check(module.params)
+    if failure:
+        module.fail_json(msg=failure, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
