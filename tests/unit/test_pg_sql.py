@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import pg
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SaasError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.scram import build_verifier, verify_password
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.scram import verify_password
+
+from .libpq import UNCONNECTED, libpq_verifier
 
 PASSWORD = "s3cret-'; DROP ROLE postgres; --"
 WANT = pg.TenantDatabase(role="odoo_acme", database="odoo_acme", password=PASSWORD, connection_limit=20)
@@ -21,7 +23,7 @@ ALL_GOOD_ACL = frozenset({("odoo_acme", "CONNECT"), ("odoo_acme", "CREATE"), ("o
 def role_facts(**changes):
     facts = pg.RoleFacts(rolcanlogin=True, rolsuper=False, rolcreatedb=False, rolcreaterole=False,
                          rolreplication=False, rolbypassrls=False, connection_limit=20,
-                         password=build_verifier(PASSWORD, iterations=16))
+                         password=libpq_verifier(PASSWORD))
     return dataclasses.replace(facts, **changes)
 
 
@@ -38,7 +40,7 @@ def assert_no_password(statements):
         assert PASSWORD not in statement.display
         assert PASSWORD not in repr(statement)
         assert PASSWORD not in str(statement)
-        assert PASSWORD not in statement.query.as_string(None)
+        assert PASSWORD not in statement.query(UNCONNECTED).as_string(None)
 
 
 # --- names ----------------------------------------------------------------------------------------
@@ -121,8 +123,8 @@ def test_a_new_tenant_gets_its_role_database_and_grants():
     assert_no_password(statements)
 
 
-def test_the_password_is_sent_as_a_scram_verifier_of_it():
-    query = pg.plan_statements(WANT, None, None)[0].query.as_string(None)
+def test_the_password_is_sent_as_libpqs_scram_verifier_of_it():
+    query = pg.plan_statements(WANT, None, None)[0].query(UNCONNECTED).as_string(None)
     verifier = query.split("PASSWORD '", 1)[1].rstrip("'")
     assert verifier.startswith("SCRAM-SHA-256$4096:")
     assert verify_password(PASSWORD, verifier)
@@ -159,7 +161,7 @@ def test_attributes_and_limit_differing_make_one_statement():
     ]
 
 
-@pytest.mark.parametrize("stored", [build_verifier("another password", iterations=16), None,
+@pytest.mark.parametrize("stored", [libpq_verifier("another password"), None,
                                     "md5" + "0" * 32, "SCRAM-SHA-256$garbage"])
 def test_a_password_that_does_not_verify_plans_one_alter_role_password(stored):
     statements = pg.plan_statements(WANT, role_facts(password=stored), database_facts())

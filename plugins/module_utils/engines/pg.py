@@ -24,7 +24,7 @@ from typing import Any
 from ..crashpoints import reached
 from ..errors import SaasError
 from ..redact import REDACTED, redact_text
-from .scram import build_verifier, verify_password
+from .scram import verify_password
 
 try:
     import psycopg
@@ -34,6 +34,7 @@ except ImportError:  # reported when used, by _require_psycopg
     sql = None
 
 MASK = f"'{REDACTED}'"
+SCRAM_ALGORITHM = b"scram-sha-256"
 PUBLIC = "PUBLIC"  # the grantee name this module uses for PUBLIC (valid role names are lower case)
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
 RESERVED_ROLES = frozenset({"postgres", "public", "none", "current_role", "current_user", "session_user"})
@@ -88,11 +89,24 @@ class TenantDatabase:
 
 @dataclass(frozen=True)
 class Statement:
-    """A composed statement and its text for results, with any password masked."""
+    """A statement and its text for results, with any password masked. A statement that sets a
+    password holds the password itself and sends the SCRAM-SHA-256 verifier libpq makes of it
+    (PQencryptPasswordConn, with the server's own iteration count) when it runs: the clear
+    password never reaches the server, its log or pg_stat_statements."""
 
-    query: Any = field(repr=False, compare=False)
+    compose: Any = field(repr=False, compare=False)  # verifier or None -> the composed query
     display: str
     step: str = field(default="", compare=False)  # what it does, e.g. create-role (crash points)
+    password: str | None = field(default=None, repr=False, compare=False)
+    role: str | None = field(default=None, compare=False)
+
+    def query(self, conn=None):
+        """The composed query to run on conn (needed only by a statement that sets a password)."""
+        if self.password is None:
+            return self.compose(None)
+        verifier = conn.pgconn.encrypt_password(self.password.encode("utf-8"), self.role.encode("utf-8"),
+                                                SCRAM_ALGORITHM)
+        return self.compose(verifier.decode("ascii"))
 
     def __str__(self):
         return self.display
@@ -169,14 +183,17 @@ def _require_psycopg() -> None:
                       "install it with `pip install 'psycopg[binary]>=3.2'`.")
 
 
-def _statement(step: str, template: str, secret: str | None = None, **parts) -> Statement:
-    """Compose template with parts; {password}, when present, is the secret (masked in display)."""
+def _statement(step: str, template: str, password: str | None = None, password_role: str | None = None,
+               **parts) -> Statement:
+    """Compose template with parts; {password}, when present, is password_role's password: masked
+    in the display, sent as libpq's verifier of it when the statement runs."""
     _require_psycopg()
-    if secret is None:
+    if password is None:
         query = sql.SQL(template).format(**parts)
-        return Statement(query, query.as_string(None), step)
-    query = sql.SQL(template).format(password=sql.Literal(secret), **parts)
-    return Statement(query, sql.SQL(template).format(password=sql.SQL(MASK), **parts).as_string(None), step)
+        return Statement(lambda _verifier: query, query.as_string(None), step)
+    display = sql.SQL(template).format(password=sql.SQL(MASK), **parts).as_string(None)
+    return Statement(lambda verifier: sql.SQL(template).format(password=sql.Literal(verifier), **parts), display, step,
+                     password=password, role=password_role)
 
 
 def _role_attributes(facts: RoleFacts | None) -> list[str]:
@@ -187,9 +204,8 @@ def _role_attributes(facts: RoleFacts | None) -> list[str]:
 
 def create_role(want: TenantDatabase) -> Statement:
     return _statement("create-role", "CREATE ROLE {role} WITH " + " ".join(_role_attributes(None))
-                      + " CONNECTION LIMIT {limit} PASSWORD {password}",
-                      secret=build_verifier(want.password),
-                      role=sql.Identifier(want.role), limit=sql.Literal(want.connection_limit))
+                      + " CONNECTION LIMIT {limit} PASSWORD {password}", password=want.password,
+                      password_role=want.role, role=sql.Identifier(want.role), limit=sql.Literal(want.connection_limit))
 
 
 def alter_role_attributes(want: TenantDatabase, facts: RoleFacts) -> Statement | None:
@@ -204,8 +220,8 @@ def alter_role_attributes(want: TenantDatabase, facts: RoleFacts) -> Statement |
 
 
 def alter_role_password(want: TenantDatabase) -> Statement:
-    return _statement("alter-role-password", "ALTER ROLE {role} WITH PASSWORD {password}", secret=build_verifier(want.password),
-                      role=sql.Identifier(want.role))
+    return _statement("alter-role-password", "ALTER ROLE {role} WITH PASSWORD {password}", password=want.password,
+                      password_role=want.role, role=sql.Identifier(want.role))
 
 
 def create_database(want: TenantDatabase) -> Statement:
@@ -405,7 +421,7 @@ def apply_statements(conn, statements) -> None:
     """Run the statements in order; the first failure stops and raises PgError."""
     for statement in statements:
         try:
-            conn.execute(statement.query)
+            conn.execute(statement.query(conn))
         except psycopg.Error as error:
             if conn.broken:
                 raise _connection_lost(conn, f"running {statement.display}", error) from None

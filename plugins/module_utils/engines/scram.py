@@ -1,12 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""SCRAM-SHA-256 password verifiers as PostgreSQL stores them in ``pg_authid.rolpassword``.
+"""Whether a password matches a SCRAM-SHA-256 verifier as PostgreSQL stores it in
+``pg_authid.rolpassword``: the comparison libpq lacks, so a role's password is changed only when
+it differs. libpq makes the verifiers (pg.Statement: PQencryptPasswordConn); this only reads them.
 
-A verifier reads ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`` (base64
-parts). ``verify_password`` tells whether a password matches a stored verifier, so a role's
-password is changed only when it differs; ``build_verifier`` makes one, so the password can be
-set without ever sending it in clear text to the server (PostgreSQL stores an already hashed
-password as is).
+A verifier reads ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`` (base64 parts).
 
 Passwords are normalised with SASLprep exactly as PostgreSQL's ``pg_saslprep`` does (server
 and libpq alike): pure ASCII is used unchanged; otherwise mapped, NFKC-normalised and checked,
@@ -19,13 +17,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import stringprep
 import unicodedata
 
 PREFIX = "SCRAM-SHA-256"
-DEFAULT_ITERATIONS = 4096  # PostgreSQL's default (scram_iterations)
-SALT_LENGTH = 16  # what PostgreSQL generates
 
 
 def saslprep(password: str) -> bytes:
@@ -74,19 +69,6 @@ def _keys(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
     stored_key = hashlib.sha256(client_key).digest()
     server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
     return stored_key, server_key
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def build_verifier(password: str, *, salt: bytes | None = None, iterations: int = DEFAULT_ITERATIONS) -> str:
-    """A SCRAM-SHA-256 verifier for the password, in PostgreSQL's rolpassword format."""
-    if iterations < 1:
-        raise ValueError("SCRAM iterations must be at least 1")
-    salt = os.urandom(SALT_LENGTH) if salt is None else salt
-    stored_key, server_key = _keys(password, salt, iterations)
-    return f"{PREFIX}${iterations}:{_b64(salt)}${_b64(stored_key)}:{_b64(server_key)}"
 
 
 def parse_verifier(verifier: str) -> tuple[int, bytes, bytes, bytes] | None:
