@@ -12,6 +12,10 @@ description:
     it overrides both the base and the environment's group_vars. Values are read as YAML
     scalars (C(true), C(50) and C(a.example) become a boolean, a number and a string).
   - Keys without the C(ODOO_SAAS_) prefix are left to the shell (for example the Makefile).
+  - Lines follow python-dotenv's grammar (comments, C(export), single and double quotes with
+    escapes); a line that is not C(KEY=VALUE) fails the run naming the file and the line.
+requirements:
+  - python-dotenv (requirements.txt)
 options:
   stage:
     description: When to run; see the C(vars_plugin_staging) fragment.

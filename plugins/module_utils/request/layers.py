@@ -9,10 +9,18 @@ a git-ignored ``.env`` file of ``ODOO_SAAS_*`` overrides for one machine.
 
 from __future__ import annotations
 
+import io
 import os
+import re
+
+try:
+    from dotenv.parser import parse_stream
+except ImportError:  # reported when a .env file is read
+    parse_stream = None
 
 ENV_FILE_VARIABLE = "ODOO_SAAS_ENV_FILE"
 OVERRIDE_PREFIX = "ODOO_SAAS_"
+KEY = re.compile(r"^[A-Za-z0-9_]+\Z")
 
 
 def project_root(inventory_dir):
@@ -36,28 +44,28 @@ def env_file(root):
 
 
 def parse_env_file(text, source="<.env>"):
-    """Parse KEY=VALUE lines; keep ODOO_SAAS_* keys as lower-case variable names.
+    """Parse a .env file (python-dotenv's grammar: comments, ``export``, quotes, escapes); keep
+    ODOO_SAAS_* keys as lower-case variable names.
 
-    Returns (overrides, ignored_keys) with raw string values; blank lines and ``#`` comments
-    are skipped, an optional ``export`` prefix and matching surrounding quotes are removed.
+    Returns (overrides, ignored_keys) with raw string values. A line that is not KEY=VALUE
+    (python-dotenv would skip it with a warning) is an error naming the file and the line.
     """
+    if parse_stream is None:
+        raise ValueError(f"{source}: reading it needs the Python package python-dotenv on the controller "
+                         "(pip install -r requirements.txt)")
     overrides = {}
     ignored = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export "):].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key.replace("_", "").isalnum():
-            raise ValueError(f"{source}:{number}: expected KEY=VALUE, got {raw!r}")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        if key.startswith(OVERRIDE_PREFIX):
-            overrides[key.lower()] = value
+    for binding in parse_stream(io.StringIO(text)):
+        raw = binding.original.string
+        # A binding starts with the blank lines before it; the line it is about comes after them.
+        number = binding.original.line + raw[:len(raw) - len(raw.lstrip())].count("\n")
+        malformed = binding.error or (binding.key is not None and (binding.value is None or not KEY.match(binding.key)))
+        if malformed:
+            raise ValueError(f"{source}:{number}: expected KEY=VALUE, got {raw.strip().splitlines()[0]!r}")
+        if binding.key is None:
+            continue  # a comment or blank lines
+        if binding.key.startswith(OVERRIDE_PREFIX):
+            overrides[binding.key.lower()] = binding.value
         else:
-            ignored.append(key)
+            ignored.append(binding.key)
     return overrides, ignored
