@@ -26,7 +26,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils import redact
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.tenant import DatabaseTarget, TenantSecrets
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.base import quantity
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.quantity import exact as quantity
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plan_fit import check_plan_fits
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request import spec as specs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.base import quantity
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.quantity import exact as quantity
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests.odoo_config import (
     MASTER_ALLOWANCE, MIN_RESIDENT_SHARE, VMS_OVERHEAD,
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..errors import SpecError
-from ..request.quantity import SUFFIXES, exact
+from ..request.quantity import SUFFIXES
 
 MANAGED_BY = "odoo-saas-kit"
 PART_OF = "odoo-saas"
@@ -74,11 +74,6 @@ class TenantSecrets:
     db_password: str = field(repr=False)
     admin_password: str = field(repr=False)  # Odoo master password (admin_passwd)
     postgres_password: str | None = field(default=None, repr=False)  # dedicated superuser
-
-
-def quantity(text):
-    """A Kubernetes quantity in the plain form ('500m', '2', '4Gi', '1.5G') as an exact Fraction."""
-    return exact(text)
 
 
 def cpu_text(value):

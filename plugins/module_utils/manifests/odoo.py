@@ -10,8 +10,9 @@ import hashlib
 from .base import (
     CONFIG_HASH_ANNOTATION, CONFIG_SECRET, CRON, CRON_DEPLOYMENT, DB_INIT, FILESTORE_CLAIM, HTTP_PORT, INGRESS,
     INIT_JOB, NAME_LABEL, ODOO, ODOO_SERVICE, SERVICE_ACCOUNT, TENANT_LABEL, WEB, WEB_DEPLOYMENT, WEBSOCKET_PORT,
-    base_labels, bytes_text, component_labels, metadata, quantity, selector,
+    base_labels, bytes_text, component_labels, metadata, selector,
 )
+from ..request.quantity import exact as quantity
 from .odoo_config import (
     CRON_DB_MAXCONN, CRON_THREADS, DATA_DIR, INIT_DB_MAXCONN, LIMIT_TIME_REAL, ODOO_CONF, ODOO_CONF_DIR,
     config_hash, memory_limits,

@@ -35,7 +35,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .base import CONFIG_SECRET, DB_SECRET, HTTP_PORT, WEBSOCKET_PORT, base_labels, metadata, quantity
+from .base import CONFIG_SECRET, DB_SECRET, HTTP_PORT, WEBSOCKET_PORT, base_labels, metadata
+from ..request.quantity import exact as quantity
 
 ODOO_CONF_DIR = "/etc/odoo"
 ODOO_CONF = "/etc/odoo/odoo.conf"

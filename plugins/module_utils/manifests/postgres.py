@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from .base import (
     DATABASE, POSTGRES, POSTGRES_INIT, POSTGRES_PORT, POSTGRES_SECRET, POSTGRESQL, base_labels, bytes_text,
-    component_labels, metadata, quantity, selector,
+    component_labels, metadata, selector,
 )
+from ..request.quantity import exact as quantity
 from .quota import cost
 
 POSTGRES_UID = 999

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .base import (
-    CPU_BURST, CRON, DATABASE, DB_INIT, DEDICATED, WEB, base_labels, bytes_text, cpu_text, metadata, quantity,
+    CPU_BURST, CRON, DATABASE, DB_INIT, DEDICATED, WEB, base_labels, bytes_text, cpu_text, metadata,
 )
+from ..request.quantity import exact as quantity
 
 # Containers nobody sized (a debugging pod, a one-off job) get these, capped by the quota.
 DEFAULT_CPU_REQUEST = Fraction(1, 10)

@@ -52,12 +52,9 @@ def _quantity(raw, key, field, default=None):
     value = raw.get(key, default)
     if value is None:
         raise SpecError(f"{field}.{key}", "is required (a Kubernetes quantity such as '500m', '2' or '4Gi')")
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not quantity.is_plain(str(value)):
         raise SpecError(f"{field}.{key}", f"{shown(value)} is not a Kubernetes quantity (such as '500m', '2' or '4Gi')")
-    value = str(value)
-    if not quantity.is_plain(value):
-        raise SpecError(f"{field}.{key}", f"{shown(value)} is not a Kubernetes quantity (such as '500m', '2' or '4Gi')")
-    return value
+    return str(value)
 
 
 def _integer(raw, key, field, minimum, maximum, default=None):

@@ -21,7 +21,7 @@ SUFFIXES = {
 }
 _SUFFIX = "|".join(sorted((s for s in SUFFIXES if s), key=lambda s: (-len(s), s)))
 _QUANTITY = re.compile(rf"^([+-]?[0-9]+(?:\.[0-9]*)?|[+-]?\.[0-9]+)(?:([eE][+-]?[0-9]+)|({_SUFFIX}))?\Z")
-_PLAIN = re.compile(rf"^[0-9]+(?:\.[0-9]+)?(?:{_SUFFIX})?\Z")
+_PLAIN = re.compile(rf"^([0-9]+(?:\.[0-9]+)?)({_SUFFIX})?\Z")
 
 
 def parse(text):
@@ -47,11 +47,11 @@ def is_plain(text):
 def exact(text):
     """The value of a quantity in the plain form as an exact Fraction (no rounding, whatever its
     digits); ValueError for anything else."""
-    text = str(text)
-    if not is_plain(text):
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    number = text.rstrip("".join(sorted({c for suffix in SUFFIXES for c in suffix})))
-    return Fraction(number) * Fraction(SUFFIXES[text[len(number):]])
+    match = _PLAIN.match(str(text))
+    if not match:
+        raise ValueError(f"{str(text)!r} is not a Kubernetes quantity")
+    number, suffix = match.groups()
+    return Fraction(number) * Fraction(SUFFIXES[suffix or ""])
 
 
 def equal(left, right):
