@@ -57,6 +57,7 @@ server_policies:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import report
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.ledger import run_ledger
 
@@ -64,9 +65,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.front.ledger import 
 def main():
     module = AnsibleModule(argument_spec=platform_args(), supports_check_mode=True)
     result, failure = run_ledger(module.params, module.check_mode)
-    if failure:
-        module.fail_json(msg=failure, **result)
-    module.exit_json(**result)
+    report(module, result, failure)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ warnings:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import secrets_in
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import report, secrets_in
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_check import run_platform_check
 
 
@@ -84,9 +84,7 @@ def main():
     # no_log on all of settings would mask every setting's value in the messages too.
     module.no_log_values.update(secrets_in(module.params["settings"]))
     result, failure = run_platform_check(module.params)
-    if failure:
-        module.fail_json(msg=failure, **result)
-    module.exit_json(**result)
+    report(module, result, failure)
 
 
 if __name__ == "__main__":

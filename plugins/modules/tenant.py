@@ -151,6 +151,7 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import report
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_args import TENANT_ARGS, WAIT_ARGS
@@ -162,11 +163,7 @@ def main():
         supports_check_mode=True,
     )
     result, failure = run_tenant(module.params, module.check_mode)
-    if failure:
-        module.fail_json(msg=failure, **result)
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    report(module, result, failure)
 
 
 if __name__ == "__main__":

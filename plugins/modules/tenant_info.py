@@ -67,6 +67,7 @@ servers:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import report
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_info import run_tenant_info
 
@@ -74,9 +75,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_info im
 def main():
     module = AnsibleModule(argument_spec=platform_args(name=dict(type="str")), supports_check_mode=True)
     result, failure = run_tenant_info(module.params)
-    if failure:
-        module.fail_json(msg=failure, **result)
-    module.exit_json(**result)
+    report(module, result, failure)
 
 
 if __name__ == "__main__":

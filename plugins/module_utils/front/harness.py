@@ -5,9 +5,11 @@ what to do next, with the platform's own secrets taken out of it."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from ..engines import pg
 from ..engines.connections import ledger_connection
-from ..errors import DependencyError
+from ..errors import DependencyError, SaasError
 from ..redact import redact_text
 
 # pg.py wraps every error of the shared servers: a bare psycopg error comes from the ledger.
@@ -41,3 +43,27 @@ def failure_message(params, error):
     if LEDGER_ERRORS and isinstance(error, LEDGER_ERRORS):
         error = ledger_lost(params, error)
     return redact_text(str(error), secrets_in(params))
+
+
+def guarded(params, body, on_failure=None):
+    """Runs body(opened), where body registers what it opens on `opened` (an ExitStack), closed
+    whatever happens. Returns None, or the failure message: a SaasError or the ledger lost,
+    with the platform's secrets removed. on_failure(error), if given, runs first (with what
+    was opened still open)."""
+    with ExitStack() as opened:
+        try:
+            body(opened)
+            return None
+        except LEDGER_ERRORS + (SaasError,) as error:
+            if on_failure is not None:
+                on_failure(error)
+            return failure_message(params, error)
+
+
+def report(module, result, failure):
+    """A module's run ends: failed with the message, or done; the diff only in diff mode."""
+    if failure:
+        module.fail_json(msg=failure, **result)
+    if not module._diff:
+        result.pop("diff", None)
+    module.exit_json(**result)

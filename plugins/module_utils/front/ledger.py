@@ -5,27 +5,28 @@ policies registered."""
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from ..engines import ledger, pg
 from ..engines.connections import ledger_connection, shared_servers
-from ..errors import SaasError
 from ..operations import platform
 from ..request.plan_fit import plan_problems
 from ..request.plans import load_plans
-from .harness import failure_message
+from .harness import guarded
 
 
 def run_ledger(params, check_mode):
     result = {"changed": False, "migrations": [], "servers": {}}
-    conn = None
-    try:
+
+    def body(opened):
         capacity = params.get("shared_server_capacity") or 50
         servers = shared_servers(params)
-        conn = pg.connect(ledger_connection(params))
+        conn = opened.enter_context(closing(pg.connect(ledger_connection(params))))
         applied = ledger.migrate(conn, check_mode)
         result["migrations"] = [f"{version}: {description}" for version, description in applied]
         if check_mode and applied:
             result["changed"] = True
-            return result, None  # the tables do not exist yet: nothing more to compare
+            return  # the tables do not exist yet: nothing more to compare
         changed = bool(applied)
         changed |= platform.register_servers(conn, servers, capacity, check_mode)
         plans = load_plans(params["plans"]) if params.get("plans") else {}
@@ -40,10 +41,5 @@ def run_ledger(params, check_mode):
         result["changed"] = changed
         if warnings:
             result["warnings"] = warnings
-        failure = None
-    except SaasError as error:
-        failure = failure_message(params, error)
-    finally:
-        if conn is not None:
-            conn.close()
-    return result, failure
+
+    return result, guarded(params, body)

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from ..engines import ledger
 from ..engines.connections import open_connections
 from ..errors import SaasError
@@ -11,7 +13,7 @@ from ..operations import table
 from ..operations.run import Run
 from ..request.naming import check_tenant_name
 from ..request.spec import build_spec, load_platform, load_wait_timeout
-from .harness import LEDGER_ERRORS, failure_message
+from .harness import guarded
 
 
 def tenant_result(record):
@@ -49,37 +51,36 @@ def run_tenant(params, check_mode, progress=None):
             progress(message)
 
     result = {"changed": False, "actions": [], "diff": [], "steps": steps}
-    connections = None
-    run = None
-    try:
+    name = params.get("name")
+    runs = []  # the run, once the connections are open
+
+    def body(opened):
         platform = load_platform(params)
-        name = params.get("name")
         check_tenant_params(params, platform)
         wait_timeout = load_wait_timeout(params)
-        connections = open_connections(params)
+        connections = opened.enter_context(closing(open_connections(params)))
         if not check_mode:
             ledger.lock_tenant(connections.ledger, name)
         run = Run(connections, platform, check_mode=check_mode, wait=params.get("wait", True),
                   wait_timeout=wait_timeout, progress=say)
+        runs.append(run)
         known = ledger.get_tenant(connections.ledger, name)
         living = known if known is not None and known.state != "deleted" else None
         transition, record = table.run_request(run, _request(params, platform, living), known and known.state)
         result["operation"] = transition.operation
         result["tenant"] = tenant_result(record)
-        failure = None
-    except LEDGER_ERRORS + (SaasError,) as error:
-        failure = failure_message(params, error)
-        if run is not None and isinstance(error, SaasError) and connections.ledger is not None:
+
+    def on_failure(error):
+        if runs and isinstance(error, SaasError):  # the ledger still answers: show where the tenant stands
             try:
-                result["tenant"] = tenant_result(ledger.get_tenant(connections.ledger, name))
+                result["tenant"] = tenant_result(ledger.get_tenant(runs[0].ledger, name))
             except Exception:  # noqa: BLE001 - the failure above is what matters
                 pass
-    finally:
-        if connections is not None:
-            connections.close()
-    if run is not None:
+
+    failure = guarded(params, body, on_failure)
+    for run in runs:
         result.update(changed=run.changed, actions=run.actions, diff=run.diffs,
-                      api_requests=dict(sorted(connections.kube.requests.items())))
+                      api_requests=dict(sorted(run.kube.requests.items())))
         if run.warnings:
             result["warnings"] = run.warnings  # Ansible shows a result's warnings after the task
     return result, failure

@@ -4,31 +4,27 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from ..engines import ledger
 from ..engines.connections import open_connections
-from ..errors import SaasError
 from ..operations.info import tenants_info
 from ..operations.run import Run
 from ..request.naming import check_tenant_name
 from ..request.spec import load_platform
-from .harness import failure_message
+from .harness import guarded
 
 
 def run_tenant_info(params):
     result = {"changed": False, "tenants": [], "orphan_namespaces": [], "servers": {}}
-    connections = None
-    try:
+
+    def body(opened):
         platform = load_platform(params)
         if params.get("name"):
             check_tenant_name(params["name"])
-        connections = open_connections(params)
+        connections = opened.enter_context(closing(open_connections(params)))
         run = Run(connections, platform, check_mode=True)
         result["tenants"], result["orphan_namespaces"] = tenants_info(run, params.get("name"))
         result["servers"] = {name: usage.as_dict() for name, usage in ledger.server_usage(connections.ledger).items()}
-        failure = None
-    except SaasError as error:
-        failure = failure_message(params, error)
-    finally:
-        if connections is not None:
-            connections.close()
-    return result, failure
+
+    return result, guarded(params, body)

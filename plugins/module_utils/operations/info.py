@@ -10,10 +10,10 @@ from ..manifests import tenant as manifests
 from ..errors import SaasError
 from ..engines.kube import clean, up_to_date, with_hash
 from .steps import database_target
-from ..manifests.base import POSTGRES, WEB_DEPLOYMENT
+from ..manifests.base import POSTGRES, ROLE_LABEL, ROLE_TENANT, WEB_DEPLOYMENT
 from ..request.spec import build_spec
 
-TENANT_SELECTOR = "odoo-saas.io/role=tenant"
+TENANT_SELECTOR = f"{ROLE_LABEL}={ROLE_TENANT}"
 
 
 def _object_drift(run, spec, record):

@@ -28,7 +28,7 @@ def remove(run, name, confirm, take_backup=True):
         raise ConflictError(f"deletion protection is on in the {run.platform.environment} environment "
                             "(odoo_saas_deletion_protection): turn it off for this run to remove a tenant; nothing was changed")
     if record is None:
-        raise ConflictError(f"namespace tenant-{name} exists but the ledger has no tenant {name}: "
+        raise ConflictError(f"namespace {naming.namespace_for(name)} exists but the ledger has no tenant {name}: "
                             "remove the namespace by hand after checking what it holds")
     # A namespace already terminating (a removal killed while waiting for it, or a delete by
     # hand) has lost its RoleBinding, or soon will: nothing inside it is read or changed.
