@@ -240,6 +240,7 @@ def _bad_int(minimum, maximum):
 
 PLAN_INTEGERS = {"replicas": (1, 20), "workers": (0, 64), "db_connection_limit": (1, 1000)}
 PLAN_QUANTITIES = ("cpu", "memory", "storage", "db_storage")
+BACKUP_INTEGERS = {"hour": (0, 23), "keep_daily": (1, 366), "keep_weekly": (0, 520), "keep_monthly": (0, 240)}
 KNOWN_PLAN_KEYS = set(PLAN_KEYS)
 
 
@@ -278,6 +279,10 @@ def bad_plans():
                             st.just("1MB"), min_size=1, max_size=1),
             st.dictionaries(st.sampled_from(["shared_buffers", "work_mem"]),
                             st.one_of(st.sampled_from(INJECTIONS), HUGE, poisoned(st.just("64MB"))), min_size=1, max_size=1)))),
+        plan.flatmap(lambda name: plan_field(name, "backups", NOT_MAPPING)),
+        plan.flatmap(lambda name: st.sampled_from(sorted(BACKUP_INTEGERS)).flatmap(
+            lambda key: _replace(["plans", name, "backups"], f"plans.{name}.backups",
+                                 _bad_int(*BACKUP_INTEGERS[key]).map(lambda value: {key: value})))),
         # A typo in a plan key must not be silently ignored (the plan would get a default instead).
         plan.flatmap(lambda name: st.one_of(
             st.sampled_from(["replica", "cpus", "Memory", "worker", "db-strategy", "storage_size", "quotas"]),

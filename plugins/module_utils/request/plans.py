@@ -16,7 +16,8 @@ SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}\Z")
 WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}\Z")
 # A misspelt key would otherwise be ignored silently and the plan get a default instead.
 PLAN_KEYS = ("db_strategy", "replicas", "workers", "cpu", "memory", "storage", "db_connection_limit", "quota",
-             "db_storage", "db_resources", "postgresql_settings", "egress", "extra_egress")
+             "db_storage", "db_resources", "postgresql_settings", "egress", "extra_egress", "backups")
+BACKUP_KEYS = ("hour", "keep_daily", "keep_weekly", "keep_monthly")
 QUOTA_KEYS = ("cpu", "memory", "pods", "storage")
 DB_RESOURCE_KEYS = ("cpu", "memory")
 
@@ -27,6 +28,18 @@ class Quota:
     memory: str
     pods: int
     storage: str
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    """When a plan's tenants are backed up and which backups are kept (Odoo.sh's defaults): the
+    newest of each of the last keep_daily days, keep_weekly ISO weeks and keep_monthly months
+    that have a backup (operations/retention.py)."""
+
+    hour: int = 2  # UTC; each tenant's minute in the hour comes from its name, spreading a server's dumps
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    keep_monthly: int = 3
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class Plan:
     postgresql_settings: tuple = ()
     egress: tuple | None = None  # instead of the platform's allowlist (None: the platform's)
     extra_egress: tuple = ()  # added to whichever allowlist applies
+    backups: BackupPolicy = BackupPolicy()
 
 
 def _quantity(raw, key, field, default=None):
@@ -66,6 +80,24 @@ def _integer(raw, key, field, minimum, maximum, default=None):
     if not minimum <= value <= maximum:
         raise SpecError(f"{field}.{key}", f"must be from {minimum} to {maximum}, got {value}")
     return value
+
+
+def _backup_policy(raw, field):
+    """The plan's `backups` mapping (every key optional) as a BackupPolicy."""
+    settings = raw.get("backups")
+    if settings is None:
+        return BackupPolicy()
+    field = f"{field}.backups"
+    if not isinstance(settings, dict):
+        raise SpecError(field, f"must be a mapping with any of {', '.join(BACKUP_KEYS)}")
+    _known_keys(settings, BACKUP_KEYS, field)
+    defaults = BackupPolicy()
+    return BackupPolicy(
+        hour=_integer(settings, "hour", field, 0, 23, defaults.hour),
+        keep_daily=_integer(settings, "keep_daily", field, 1, 366, defaults.keep_daily),
+        keep_weekly=_integer(settings, "keep_weekly", field, 0, 520, defaults.keep_weekly),
+        keep_monthly=_integer(settings, "keep_monthly", field, 0, 240, defaults.keep_monthly),
+    )
 
 
 def _settings(raw, field):
@@ -128,6 +160,7 @@ def load_plan(name, raw, field):
         postgresql_settings=_settings(raw, field),
         egress=None if raw.get("egress") is None else egress.load_rules(raw["egress"], f"{field}.egress"),
         extra_egress=egress.load_rules(raw.get("extra_egress") or [], f"{field}.extra_egress"),
+        backups=_backup_policy(raw, field),
     )
     return plan
 
