@@ -9,35 +9,9 @@ class ModuleDocFragment:
     Set them once per play with `module_defaults: {group/odoo_saas.kit.platform: {...}}`.
     """
 
-    DOCUMENTATION = r"""
-options:
-  kubeconfig:
-    description:
-      - Path to the kubeconfig of the cluster. Ignored when O(host) is set.
-      - Defaults to C(~/.kube/config) (or E(KUBECONFIG)).
-    type: path
-  context:
-    description: The kubeconfig context to use.
-    type: str
-  host:
-    description: URL of the Kubernetes API server, instead of a kubeconfig.
-    type: str
-  api_key:
-    description: Bearer token for O(host).
-    type: str
-  validate_certs:
-    description: Verify the API server's certificate.
-    type: bool
-    default: true
-  ca_cert:
-    description: CA bundle that signed the API server's certificate.
-    type: path
-  client_cert:
-    description: Client certificate for the API server.
-    type: path
-  client_key:
-    description: Key of O(client_cert).
-    type: path
+    # The ledger's and the shared servers' connections: what holds the platform's passwords.
+    # Also a fragment of its own (odoo_saas.kit.platform.databases) for modules that take only these.
+    _DATABASES = r"""
   ledger:
     description:
       - The tenant ledger database (C(odoo_saas_ledger)).
@@ -106,6 +80,40 @@ options:
         description: libpq sslmode for the admin connection.
         type: str
         default: prefer
+"""
+
+    DATABASES = "\noptions:\n" + _DATABASES
+
+    DOCUMENTATION = r"""
+options:
+  kubeconfig:
+    description:
+      - Path to the kubeconfig of the cluster. Ignored when O(host) is set.
+      - Defaults to C(~/.kube/config) (or E(KUBECONFIG)).
+    type: path
+  context:
+    description: The kubeconfig context to use.
+    type: str
+  host:
+    description: URL of the Kubernetes API server, instead of a kubeconfig.
+    type: str
+  api_key:
+    description: Bearer token for O(host).
+    type: str
+  validate_certs:
+    description: Verify the API server's certificate.
+    type: bool
+    default: true
+  ca_cert:
+    description: CA bundle that signed the API server's certificate.
+    type: path
+  client_cert:
+    description: Client certificate for the API server.
+    type: path
+  client_key:
+    description: Key of O(client_cert).
+    type: path
+""" + _DATABASES + r"""
   environment:
     description: Environment name (C(odoo_saas_environment)), used in messages.
     type: str

@@ -15,15 +15,18 @@ description:
   - Also checks the rules only an inventory has - its environment is one of C(local), C(dev),
     C(staging) or C(prod), and its shared servers are C(postgres-shared-1) to C(postgres-shared-N)
     in order.
-  - Every problem names the inventory variable (C(odoo_saas_<option>), with the path inside it)
-    and all problems are reported at once. Connects to nothing and changes nothing.
+  - Every problem names the inventory variable (C(odoo_saas_<option>), with the path inside it).
+    One run reports a problem of each area (environment, kubeconfig, server count, plans, the
+    other platform settings, ledger, shared servers); within an area, the first it finds.
+    Connects to nothing and changes nothing.
 author: Odoo SaaS Kit team (@odoo-saas-kit)
 options:
   settings:
     description:
       - The platform modules' options, as C(odoo_saas_module_defaults) gives them
-        (group_vars/all/platform.yml). With O(scopes) C(common) only, the ledger and shared servers
-        (and so their passwords) may be left out.
+        (group_vars/all/platform.yml), without C(ledger), C(shared_servers) and C(api_key). What
+        holds a password is given as this module's own options O(ledger) and O(shared_servers)
+        (needed by O(scopes) C(platform)), so that it stays out of its logs.
     type: dict
     required: true
   scopes:
@@ -38,6 +41,8 @@ options:
     description: The inventory's C(odoo_saas_shared_server_count).
     type: raw
     required: true
+extends_documentation_fragment:
+  - odoo_saas.kit.platform.databases
 attributes:
   check_mode:
     support: full
@@ -47,7 +52,9 @@ attributes:
 EXAMPLES = r"""
 - name: Check the inventory before anything is touched
   odoo_saas.kit.platform_check:
-    settings: "{{ odoo_saas_module_defaults }}"
+    settings: "{{ odoo_saas_module_defaults | ansible.builtin.dict2items | rejectattr('key', 'in', ['ledger', 'shared_servers']) | ansible.builtin.items2dict }}"
+    ledger: "{{ odoo_saas_ledger }}"
+    shared_servers: "{{ odoo_saas_shared_servers }}"
     scopes: [common, platform]
     shared_server_count: "{{ odoo_saas_shared_server_count }}"
 """
@@ -67,7 +74,8 @@ warnings:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import report, secrets_in
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import report
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import PLATFORM_ARGS
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_check import run_platform_check
 
 
@@ -75,14 +83,13 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             settings=dict(type="dict", required=True),
+            ledger=PLATFORM_ARGS["ledger"],
+            shared_servers=PLATFORM_ARGS["shared_servers"],
             scopes=dict(type="list", elements="str", choices=["common", "platform"], default=["common"]),
             shared_server_count=dict(type="raw", required=True),
         ),
         supports_check_mode=True,
     )
-    # The passwords inside settings, masked wherever the result shows them (invocation included);
-    # no_log on all of settings would mask every setting's value in the messages too.
-    module.no_log_values.update(secrets_in(module.params["settings"]))
     result, failure = run_platform_check(module.params)
     report(module, result, failure)
 

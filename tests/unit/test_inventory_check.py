@@ -33,9 +33,16 @@ def settings(**overrides):
     return values
 
 
+def params(scopes=("common", "platform"), count=2, **overrides):
+    """The module's parameters as validate.yml passes them: what holds a password on its own."""
+    values = settings(**overrides)
+    return {"settings": {k: v for k, v in values.items() if k not in ("ledger", "shared_servers")},
+            "ledger": values.get("ledger"), "shared_servers": values.get("shared_servers"),
+            "scopes": list(scopes), "shared_server_count": count}
+
+
 def check(scopes=("common", "platform"), count=2, **overrides):
-    result, failure = run_platform_check({"settings": settings(**overrides), "scopes": list(scopes),
-                                          "shared_server_count": count})
+    result, failure = run_platform_check(params(scopes, count, **overrides))
     assert result["changed"] is False
     if failure:
         assert LEDGER_PASSWORD not in failure and ADMIN_PASSWORD not in failure
@@ -94,9 +101,24 @@ def test_the_shared_servers_must_be_the_counted_ones_in_order(count, servers, na
 
 def test_the_ledger_needs_its_connection_settings():
     failure = check(ledger={"host": "10.0.0.5", "port": "x", "user": "saas", "password": LEDGER_PASSWORD})
-    assert "odoo_saas_ledger" in failure
+    assert "1 problem(s): odoo_saas_ledger: argument 'port' is of type str found in 'ledger'" in failure, failure
+    failure = check(shared_servers=[{**settings()["shared_servers"][0], "port": "x"}], count=1)
+    assert "1 problem(s): odoo_saas_shared_servers: " in failure, failure
     failure = check(ledger={"host": "bad host!", "port": 5432, "user": "saas", "password": LEDGER_PASSWORD})
     assert "odoo_saas_ledger: host 'bad host!'" in failure, failure
+
+
+def test_what_holds_a_password_is_refused_inside_settings():
+    for key in ("ledger", "shared_servers", "api_key"):
+        given = params()
+        given["settings"][key] = settings().get(key, "token")
+        result, failure = run_platform_check(given)
+        assert failure.startswith(f"settings: must not hold {key}"), failure
+
+
+def test_an_empty_password_is_reported_without_mangling_the_message():
+    failure = check(ledger={"host": "10.0.0.5", "port": 5432, "user": "saas", "password": ""})
+    assert "odoo_saas_ledger: " in failure and "*****" not in failure, failure
 
 
 def test_the_common_scope_reads_no_connection_settings():
@@ -109,8 +131,7 @@ def test_the_common_scope_reads_no_connection_settings():
 def test_a_plan_that_cannot_run_is_a_warning_not_a_refusal():
     plans = raw_plans()
     plans["small"] = {**plans["small"], "quota": {**plans["small"]["quota"], "pods": 1}, "replicas": 3}
-    result, failure = run_platform_check({"settings": settings(plans=plans), "scopes": ["common"],
-                                          "shared_server_count": 2})
+    result, failure = run_platform_check(params(["common"], plans=plans))
     assert failure is None
     assert any(warning.startswith("odoo_saas_plans.small") for warning in result["warnings"]), result
 

@@ -34,8 +34,16 @@ def layer_of(path):
     return relative.parts[0] if len(relative.parts) > 1 else "top"
 
 
+ABSOLUTE = "ansible_collections.odoo_saas.kit.plugins.module_utils"
+
+
 def imported_layers(source, layer):
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith(ABSOLUTE + "."):
+            first = node.module[len(ABSOLUTE) + 1:].split(".")[0]
+            if first != layer and first not in SHARED:
+                yield first if first in LAYERS else "top"
+            continue
         if not isinstance(node, ast.ImportFrom) or not node.level:
             continue
         first = (node.module or "").split(".")[0]
@@ -67,3 +75,4 @@ def test_the_check_tells_the_layer_an_import_reaches():
               "from ..engines.kube import Kube\nfrom ..manifests import tenant as manifests\n")
     assert sorted(imported_layers(source, "request")) == ["engines", "manifests", "operations"]
     assert list(imported_layers("from .errors import SaasError\nfrom .request import spec\n", "top")) == ["request"]
+    assert list(imported_layers(f"from {ABSOLUTE}.front.tenant import run_tenant\n", "engines")) == ["front"]

@@ -20,15 +20,15 @@ def secrets_in(params):
     """The platform's own secrets among the parameters, whatever shape bad input gave them."""
     found = []
     ledger_params = params.get("ledger")
-    if isinstance(ledger_params, dict) and isinstance(ledger_params.get("password"), str):
-        found.append(ledger_params["password"])
+    if isinstance(ledger_params, dict):
+        found.append(ledger_params.get("password"))
     servers = params.get("shared_servers")
     for server in servers if isinstance(servers, list) else []:
-        if isinstance(server, dict) and isinstance(server.get("admin_password"), str):
-            found.append(server["admin_password"])
-    if isinstance(params.get("api_key"), str):
-        found.append(params["api_key"])
-    return found
+        if isinstance(server, dict):
+            found.append(server.get("admin_password"))
+    found.append(params.get("api_key"))
+    # An empty or missing one is no secret (and masking "" would mangle every message).
+    return [secret for secret in found if isinstance(secret, str) and secret]
 
 
 def ledger_lost(params, error):
@@ -61,7 +61,10 @@ def guarded(params, body, on_failure=None):
 
 
 def report(module, result, failure):
-    """A module's run ends: failed with the message, or done; the diff only in diff mode."""
+    """A module's run ends: failed with the message, or done; the diff only in diff mode, and
+    the warnings through module.warn (a result's own `warnings` key is deprecated)."""
+    for warning in result.pop("warnings", None) or []:
+        module.warn(warning)
     if failure:
         module.fail_json(msg=failure, **result)
     if not module._diff:

@@ -15,8 +15,20 @@ from ..request.inventory import inventory_problems, variable
 from .harness import secrets_in
 from .platform_args import platform_args
 
-# Ansible's own messages name the option as "argument 'x'", or "found in 'x'" for a field inside one.
-_OPTION = re.compile(r"found in '?(\w+)|argument '(\w+)'|^(\w+)\. Supported parameters")
+# How Ansible's own messages name the option, most specific first: "found in 'x'" for a field
+# inside option x, "option 'x'" for its elements, "argument 'x'", and "x. Supported parameters".
+_OPTION = (re.compile(r"found in '?(\w+)"), re.compile(r"option '(\w+)'"), re.compile(r"argument '(\w+)'"),
+           re.compile(r"^(\w+)\. Supported parameters"))
+# What holds a password: given as the module's own options, whose passwords are no_log.
+SECRET_OPTIONS = ("ledger", "shared_servers", "api_key")
+
+
+def _option_named(message):
+    for pattern in _OPTION:
+        found = pattern.search(message)
+        if found:
+            return found.group(1)
+    return None
 
 
 def _typed(settings):
@@ -24,8 +36,7 @@ def _typed(settings):
     result = ArgumentSpecValidator(platform_args()).validate(dict(settings))
     problems = []
     for error in result.errors:
-        found = _OPTION.search(error.msg)
-        option = next((group for group in found.groups() if group), None) if found else None
+        option = _option_named(error.msg)
         problems.append(f"{variable(option)}: {error.msg}" if option else error.msg)
     return result.validated_parameters, problems
 
@@ -40,6 +51,11 @@ def run_platform_check(params):
     settings = params.get("settings") or {}
     scopes = params.get("scopes") or ["common"]
     result = {"changed": False, "checked": list(scopes), "warnings": []}
+    held = [key for key in SECRET_OPTIONS if key in settings]
+    if held:
+        return result, (f"settings: must not hold {', '.join(held)}: give ledger and shared_servers as this module's "
+                        "own options, whose passwords are kept out of its logs")
+    settings = dict(settings, **{key: params[key] for key in ("ledger", "shared_servers") if params.get(key) is not None})
     typed, problems = _typed(settings)
     try:
         found, result["warnings"] = inventory_problems(typed, scopes, params.get("shared_server_count"))

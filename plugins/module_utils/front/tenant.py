@@ -66,9 +66,10 @@ def run_tenant(params, check_mode, progress=None):
         runs.append(run)
         known = ledger.get_tenant(connections.ledger, name)
         living = known if known is not None and known.state != "deleted" else None
-        transition, record = table.run_request(run, _request(params, platform, living), known and known.state)
+        request = _request(params, platform, living)
+        transition = table.choose(name, request.state, known and known.state)
         result["operation"] = transition.operation
-        result["tenant"] = tenant_result(record)
+        result["tenant"] = tenant_result(table.run_transition(run, transition, request, known and known.state))
 
     def on_failure(error):
         if runs and isinstance(error, SaasError):  # the ledger still answers: show where the tenant stands

@@ -79,8 +79,7 @@ def choose(name, request, current):
     raise SaasError(f"tenant {name} is {current}: state {request} applies to a tenant that is {' or '.join(allowed)}")
 
 
-def run_request(run, request, current):
-    """Runs the operation the request takes; returns (transition, the tenant's record)."""
-    transition = choose(request.name, request.state, current)
+def run_transition(run, transition, request, current):
+    """Runs the chosen transition's operation; returns the tenant's record."""
     run.say(f"tenant {request.name}: {transition.operation} ({current or 'none'} -> {transition.target})")
-    return transition, transition.run(run, request)
+    return transition.run(run, request)
