@@ -128,8 +128,8 @@ tenant:
 operation:
   description:
     - The operation of the state machine the run took (docs/tenant-lifecycle.md) - C(provision),
-      C(change), C(resume), C(suspend) or C(remove). A run that does not reach the ledger has none.
-  returned: when the run read the tenant's ledger state
+      C(change), C(resume), C(suspend) or C(remove).
+  returned: once the state machine has chosen it, also when the operation then fails
   type: str
   sample: resume
 api_requests:
