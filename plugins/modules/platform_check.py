@@ -52,7 +52,9 @@ attributes:
 EXAMPLES = r"""
 - name: Check the inventory before anything is touched
   odoo_saas.kit.platform_check:
-    settings: "{{ odoo_saas_module_defaults | ansible.builtin.dict2items | rejectattr('key', 'in', ['ledger', 'shared_servers']) | ansible.builtin.items2dict }}"
+    settings: >-
+      {{ odoo_saas_module_defaults | ansible.builtin.dict2items
+         | rejectattr('key', 'in', ['ledger', 'shared_servers']) | ansible.builtin.items2dict }}
     ledger: "{{ odoo_saas_ledger }}"
     shared_servers: "{{ odoo_saas_shared_servers }}"
     scopes: [common, platform]

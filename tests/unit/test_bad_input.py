@@ -154,4 +154,4 @@ def test_valid_images_and_connection_settings_stay_accepted():
         assert build_spec({"name": "acme", "plan": "small", "image": image}, platform()).image == image
     with pytest.raises(Connected):
         tenant_front.run_tenant(valid_params(ledger={"host": "/var/run/postgresql", "port": "5432", "user": "postgres",
-                                               "password": "x", "database": "saas_ledger"}), False)
+                                                     "password": "x", "database": "saas_ledger"}), False)

@@ -47,4 +47,3 @@ def test_the_automation_account_has_one_default():
         assert fallback.search(role_option(role, option)).group(1) == account, (role, option)
     # The RoleBinding the tenant module writes in each tenant namespace carries the account's default name.
     assert AUTOMATION_BINDING == account
-
