@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from . import bootstrap, build, cert_manager, control_plane, postgres, settings, traefik
+from . import bootstrap, build, cert_manager, control_plane, object_store, postgres, settings, traefik
 from .processes import Daemon, wait_until
 from .progress import step
 
@@ -48,6 +48,8 @@ def up() -> None:
         step("up", "started the loopback EndpointSlice publisher")
     _wait_nodes_ready(paths.kubeconfig)
     postgres.start()
+    if object_store.start():
+        step("up", f"started the object store (SeaweedFS S3 on {object_store.endpoint()}, bucket {object_store.BUCKET})")
     if traefik.start(paths.kubeconfig, paths.pki / "ca.crt"):
         step("up", "started Traefik")
     if cert_manager.start(paths.kubeconfig):
@@ -79,6 +81,7 @@ def down() -> None:
     cert_manager.daemon().stop() and step("down", "stopped cert-manager's controller")
     provisioner_daemon().stop() and step("down", "stopped the volume provisioner")
     loopback_endpoints_daemon().stop() and step("down", "stopped the loopback EndpointSlice publisher")
+    object_store.stop() and step("down", "stopped the object store")
     control_plane.stop()
     postgres.stop()
     leftovers = leftover_processes()
@@ -112,6 +115,7 @@ def status() -> dict:
         "provisioner": provisioner_daemon().running(),
         "loopback_endpoints": loopback_endpoints_daemon().running(),
         "postgres": postgres.status(),
+        "object_store": object_store.status(),
         "traefik": traefik.daemon().running(),
         "cert_manager": cert_manager.daemon().running(),
         "kubeconfig": str(control_plane.layout().kubeconfig),

@@ -79,6 +79,7 @@ COMPONENTS = (
     ),
     # Our own main over the library module (its cmd/controller module is not on the Go proxy).
     Component("cert-manager", CERT_MANAGER_VERSION, "cert-manager", (".",), "-s -w"),
+    Component("seaweedfs", settings.SEAWEEDFS_VERSION, "seaweedfs", ("github.com/seaweedfs/seaweedfs/weed",), "-s -w"),
 )
 
 

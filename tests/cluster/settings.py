@@ -17,6 +17,8 @@ BUILD_MODULES = Path(__file__).resolve().parent / "build"
 KUBERNETES_VERSION = "v1.35.4"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
+# SeaweedFS publishes no module versions: the pseudo-version of the 4.53 release the Go proxy serves.
+SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
 
 # Addresses nothing ever contacts: the API server needs a non-loopback address to
 # advertise, and with `--endpoint-reconciler-type=none` it is never dialled.
@@ -55,6 +57,12 @@ class Ports:
     postgres_ledger: int = 15432
     postgres_shared_1: int = 15433
     postgres_shared_2: int = 15434
+    # SeaweedFS (tests/cluster/object_store.py): its S3 gateway, and the master, volume server
+    # and filer behind it; each also takes the gRPC port 10000 above its HTTP one.
+    s3: int = 18333
+    seaweed_master: int = 19333
+    seaweed_volume: int = 18880
+    seaweed_filer: int = 18888
 
 
 PORTS = Ports()

@@ -5,13 +5,14 @@ Named to run last: it stops the whole platform and starts it again.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
 from kubernetes import client
 
 from tests.cluster import __main__ as cluster_cli
-from tests.cluster import bootstrap, control_plane, settings, traefik
+from tests.cluster import bootstrap, control_plane, object_store, settings, traefik
 from tests.cluster.processes import port_open
 
 
@@ -21,7 +22,7 @@ def _cli(command: str) -> subprocess.CompletedProcess:
 
 
 def _pids() -> dict[str, int | None]:
-    daemons = control_plane.daemons() + [traefik.daemon(), cluster_cli.provisioner_daemon()]
+    daemons = control_plane.daemons() + [traefik.daemon(), cluster_cli.provisioner_daemon(), object_store.daemon()]
     return {d.name: d.pid() for d in daemons}
 
 
@@ -32,11 +33,12 @@ def test_start_twice_is_one_platform_and_stop_leaves_nothing(core, kubeconfig):
     assert _pids() == before, "a second start must not start new processes"
 
     core.create_namespaced_config_map("default", {"metadata": {"name": "survives-restart"}})
+    object_store.client().put_object(object_store.BUCKET, "tests/survives-restart", io.BytesIO(b"kept"), 4)
     try:
         _cli("down")
         assert cluster_cli.leftover_processes() == []
         ports = settings.PORTS
-        for port in (ports.apiserver, ports.etcd_client, ports.postgres_ledger, ports.traefik_api):
+        for port in (ports.apiserver, ports.etcd_client, ports.postgres_ledger, ports.traefik_api, ports.s3):
             assert not port_open(port), f"port {port} still open after stop"
     finally:
         _cli("up")
@@ -44,3 +46,10 @@ def test_start_twice_is_one_platform_and_stop_leaves_nothing(core, kubeconfig):
         restarted = client.CoreV1Api(api)
         assert restarted.read_namespaced_config_map("survives-restart", "default").metadata.name
         restarted.delete_namespaced_config_map("survives-restart", "default")
+    kept = object_store.client().get_object(object_store.BUCKET, "tests/survives-restart")
+    try:
+        assert kept.read() == b"kept"
+    finally:
+        kept.close()
+        kept.release_conn()
+    object_store.client().remove_object(object_store.BUCKET, "tests/survives-restart")
