@@ -10,8 +10,9 @@ class ModuleDocFragment:
     """
 
     # The ledger's and the shared servers' connections: what holds the platform's passwords.
-    # Also a fragment of its own (odoo_saas.kit.platform.databases) for modules that take only these.
-    _DATABASES = r"""
+    # Modules that take every platform option extend both fragments; platform_check only this one.
+    DATABASES = r"""
+options:
   ledger:
     description:
       - The tenant ledger database (C(odoo_saas_ledger)).
@@ -82,8 +83,6 @@ class ModuleDocFragment:
         default: prefer
 """
 
-    DATABASES = "\noptions:\n" + _DATABASES
-
     DOCUMENTATION = r"""
 options:
   kubeconfig:
@@ -113,7 +112,6 @@ options:
   client_key:
     description: Key of O(client_cert).
     type: path
-""" + _DATABASES + r"""
   environment:
     description: Environment name (C(odoo_saas_environment)), used in messages.
     type: str

@@ -22,6 +22,7 @@ author: Odoo SaaS Kit team (@odoo-saas-kit)
 options: {}
 extends_documentation_fragment:
   - odoo_saas.kit.platform
+  - odoo_saas.kit.platform.databases
 attributes:
   check_mode:
     support: full

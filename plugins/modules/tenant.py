@@ -68,6 +68,7 @@ options:
     default: 600
 extends_documentation_fragment:
   - odoo_saas.kit.platform
+  - odoo_saas.kit.platform.databases
 attributes:
   check_mode:
     support: full

@@ -20,6 +20,7 @@ options:
     type: str
 extends_documentation_fragment:
   - odoo_saas.kit.platform
+  - odoo_saas.kit.platform.databases
 attributes:
   check_mode:
     support: full

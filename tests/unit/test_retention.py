@@ -109,7 +109,7 @@ def test_the_policy_bounds_and_covers_what_is_kept(calendar, policy):
         assert complete[0].id in choice.keep
     days = []
     for b in complete:
-        if b.taken_at.date() not in [d for d, _ in days]:
+        if b.taken_at.date() not in [day for day, _newest in days]:
             days.append((b.taken_at.date(), b.id))
     for _day, newest in days[:policy.keep_daily]:
         assert newest in choice.keep
