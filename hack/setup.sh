@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on this machine, idempotently:
 #   - Debian's PostgreSQL server (the local ledger and shared servers run on it);
+#   - debootstrap and systemd-container (systemd-nspawn), which the host scenarios
+#     (extensions/molecule_host: a Debian host booted in a container) build and boot with;
 #   - a Python virtualenv outside the repository, keyed by the requirements' content,
 #     so a second run (or a second clone) reuses it.
 # Prints the virtualenv's path as its last line.
@@ -23,6 +25,13 @@ if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ] || ! command -v pg_dump >/d
       pg_ctlcluster "${c%/*}" "${c#*/}" stop >&2 2>/dev/null || true
     done
   fi
+fi
+
+if ! command -v debootstrap >/dev/null || ! command -v systemd-nspawn >/dev/null; then
+  step "installing debootstrap and systemd-container for the host scenarios (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq debootstrap systemd-container >&2
 fi
 
 key="$(cat "$repo/requirements.txt" "$repo/requirements-test.txt" | sha256sum | cut -c1-12)"

@@ -205,6 +205,16 @@ def test_dedicated_plan_gets_its_own_postgresql(api, params):
     assert _role(tenants.SHARED_1, f"odoo_{name.replace('-', '_')}") is None
     assert _role(tenants.SHARED_2, f"odoo_{name.replace('-', '_')}") is None
 
+    # This version cannot back a dedicated database up: the removal refuses before it changes
+    # anything, the customer's Odoo and database still running.
+    refused, failure = tenants.tenant(params(name, state="absent", confirm=name))
+    assert failure is not None and "dedicated PostgreSQL" in failure and "nothing was changed" in failure
+    assert refused["changed"] is False and refused["actions"] == [], refused["actions"]
+    assert refused["tenant"]["state"] == "active"
+    apps = client.AppsV1Api(api)
+    assert apps.read_namespaced_stateful_set("postgres", f"tenant-{name}").spec.replicas == 1
+    assert apps.read_namespaced_deployment("odoo-web", f"tenant-{name}").spec.replicas >= 1
+
 
 @pytest.mark.parametrize(("overrides", "field"), [
     ({"name": "Bad_Name", "plan": "small"}, "name"),

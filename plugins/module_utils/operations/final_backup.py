@@ -14,6 +14,15 @@ from ..engines import backup, filestore, ledger
 from ..errors import SaasError
 
 
+def refuse_what_cannot_be_backed_up(record, take_backup):
+    """Before the removal changes anything (the tenant still runs): a backup this version cannot
+    take is refused here, not after Odoo and its database were scaled to zero."""
+    if take_backup and record.db_strategy != "shared" and not record.backup_location:
+        raise SaasError(f"tenant {record.name} has a dedicated PostgreSQL: its backup must be taken inside the cluster, "
+                        "which this version does not do yet. Take one by hand (pg_dump from its postgres pod, and its "
+                        "filestore volume), then run again with backup: false; nothing was changed")
+
+
 def backup_database(run, record):
     if record.backup_location and os.path.exists(record.backup_location) and record.state == "deleting":
         run.say(f"reusing the verified backup {record.backup_location}")

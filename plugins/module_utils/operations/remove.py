@@ -10,7 +10,7 @@ from ..engines import filestore, ledger, pg
 from ..errors import ConflictError, SpecError
 from ..manifests import tenant as manifests
 from ..request import naming
-from .final_backup import backup_database, backup_filestore
+from .final_backup import backup_database, backup_filestore, refuse_what_cannot_be_backed_up
 from .steps import ensure_access, stop_pods
 
 
@@ -30,6 +30,7 @@ def remove(run, name, confirm, take_backup=True):
     if record is None:
         raise ConflictError(f"namespace {naming.namespace_for(name)} exists but the ledger has no tenant {name}: "
                             "remove the namespace by hand after checking what it holds")
+    refuse_what_cannot_be_backed_up(record, take_backup)
     # A namespace already terminating (a removal killed while waiting for it, or a delete by
     # hand) has lost its RoleBinding, or soon will: nothing inside it is read or changed.
     terminating = namespace_exists and bool(live_namespace["metadata"].get("deletionTimestamp"))
