@@ -3,6 +3,8 @@ passes through untouched, so the kubeconfig's certificates still work) or a Post
 
 cut() closes the listening socket (new connections are refused, as by a stopped server) and
 every open connection (as by a server that went away); restore() listens again on the same port.
+cut_after(n) cuts by itself once clients have sent n more bytes through it (a store that goes
+away in the middle of an upload).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = None
         self.cuts = 0
+        self.sent = 0  # bytes clients sent upstream
+        self._cut_at = None
         self._listener = None
         self._open = set()
         self._lock = threading.Lock()
@@ -52,6 +56,20 @@ class TcpProxy:
 
     close = cut
 
+    def cut_after(self, count):
+        """Cut once clients have sent `count` more bytes upstream."""
+        with self._lock:
+            self._cut_at = self.sent + count
+
+    def _count(self, size):
+        with self._lock:
+            self.sent += size
+            due = self._cut_at is not None and self.sent >= self._cut_at
+            if due:
+                self._cut_at = None
+        if due:
+            self.cut()
+
     def _accept(self, listener):
         while True:
             try:
@@ -70,16 +88,18 @@ class TcpProxy:
                     _close(upstream)
                     return
                 self._open.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            for source, sink, upstream_bound in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pump, args=(source, sink, upstream_bound), daemon=True).start()
 
-    def _pump(self, source, sink):
+    def _pump(self, source, sink, upstream_bound=False):
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
                 sink.sendall(data)
+                if upstream_bound:
+                    self._count(len(data))
         except OSError:
             pass
         finally:

@@ -8,7 +8,7 @@ import uuid
 import psycopg
 import pytest
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import backup_records, backup_set, ledger
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import CapacityError, ConflictError, DependencyError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.spec import build_spec
 from tests.cluster import postgres
@@ -57,6 +57,7 @@ def test_migrations_apply_once_and_check_mode_only_reads(conn):
 
 def test_a_ledger_at_an_older_version_is_brought_up_to_date(conn):
     ledger.migrate(conn)
+    conn.execute("DROP TABLE backups")
     conn.execute("ALTER TABLE tenants DROP COLUMN filestore_backup, DROP COLUMN db_connection_limit")
     conn.execute("ALTER TABLE servers DROP COLUMN max_connections, DROP COLUMN reserved_connections")
     conn.execute("DELETE FROM schema_migrations WHERE version > 1")
@@ -193,3 +194,53 @@ def test_the_event_log_is_append_only(conn):
         conn.execute("UPDATE events SET action = 'x'")
     with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         conn.execute("DELETE FROM events")
+
+
+def _apply_up_to(conn, version):
+    """Migrate a fresh ledger only as far as `version` (as an older collection left it)."""
+    conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, description text NOT NULL, "
+                 "applied_at timestamptz NOT NULL DEFAULT now())")
+    for number, description, ddl in ledger.MIGRATIONS:
+        if number <= version:
+            conn.execute(ddl)
+            conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (number, description))
+
+
+def test_the_backup_a_tenant_row_held_is_carried_over_into_the_backups_table(conn):
+    _apply_up_to(conn, 3)
+    conn.execute("INSERT INTO tenants (name, state, plan, db_strategy, namespace, database, odoo_version, "
+                 "backup_location, backup_sha256, backup_size, filestore_backup) VALUES "
+                 "('gone', 'deleted', 'small', 'shared', 'tenant-gone', 'gone', '18.0', '/b/gone.dump', 'ab', 10, "
+                 "'{\"location\": \"/b/gone.tar.gz\", \"sha256\": \"cd\", \"size\": 5}'), "
+                 "('halfway', 'deleting', 'small', 'shared', 'tenant-halfway', 'halfway', '18.0', '/b/h.dump', NULL, "
+                 "NULL, NULL), "
+                 "('plain', 'active', 'small', 'shared', 'tenant-plain', 'plain', '18.0', NULL, NULL, NULL, NULL)")
+    assert [version for version, _text in ledger.migrate(conn)] == list(range(4, ledger.SCHEMA_VERSION + 1))
+    gone = backup_records.list_for(conn, "gone")
+    assert [(b.kind, b.state, b.size, b.target) for b in gone] == [("final", "complete", 15, "controller directory")]
+    assert gone[0].parts == {"database": {"location": "/b/gone.dump", "sha256": "ab", "size": 10},
+                             "filestore": {"location": "/b/gone.tar.gz", "sha256": "cd", "size": 5}}
+    assert [(b.kind, b.state, b.size) for b in backup_records.list_for(conn, "halfway")] == [("final", "running", None)]
+    assert backup_records.list_for(conn, "plain") == []
+
+
+def test_a_backup_row_runs_then_completes_or_fails_once_with_events(conn):
+    ledger.migrate(conn)
+    assert backup_records.start(conn, "acme", "20261202-010203-manual-abc123", "manual", "s3 x/y")
+    assert not backup_records.start(conn, "acme", "20261202-010203-manual-abc123", "manual", "s3 x/y")
+    manifest = backup_set.Manifest(
+        tenant="acme", backup_id="20261202-010203-manual-abc123", kind="manual", plan="small", odoo_version="18.0",
+        database="acme", started_at="2026-12-02T01:02:03+00:00", completed_at="2026-12-02T01:03:00+00:00",
+        encrypted_to=None, parts={name: backup_set.Part(key=f"acme/x/{name}", size=7, sha256="00", entries=1)
+                                  for name in backup_set.PART_FILES})
+    assert backup_records.complete(conn, "acme", manifest)
+    assert not backup_records.complete(conn, "acme", manifest)
+    assert not backup_records.fail(conn, "acme", manifest.backup_id, "late error"), "a complete backup never fails"
+    done = backup_records.last_complete(conn, "acme")
+    assert (done.state, done.size, done.parts["database"]["key"]) == ("complete", 14, "acme/x/database")
+    assert backup_records.start(conn, "acme", "20261202-020000-scheduled-def456", "scheduled", "s3 x/y")
+    assert backup_records.fail(conn, "acme", "20261202-020000-scheduled-def456", "store unreachable")
+    assert [b.state for b in backup_records.list_for(conn, "acme")] == ["failed", "complete"]
+    assert backup_records.mark_pruned(conn, "acme", ["20261202-020000-scheduled-def456"]) == 1
+    actions = [row[0] for row in conn.execute("SELECT action FROM events WHERE tenant = 'acme' ORDER BY id")]
+    assert actions == ["backup-started", "backup-complete", "backup-started", "backup-failed", "backups-pruned"]

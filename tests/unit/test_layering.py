@@ -1,6 +1,6 @@
 """The core's folders are its layers (docs/architecture.md), and imports go one way:
 request and manifests are pure, engines talk to the outside, operations combine them, front
-ends call operations. A new import against that direction fails here, naming the file."""
+ends call operations; programs (what a Job's container runs) use engines only. A new import against that direction fails here, naming the file."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils import errors
 
 MODULE_UTILS = Path(errors.__file__).parent
 SHARED = {"errors", "redact", "crashpoints"}  # at the top: what every layer may use
-LAYERS = ("request", "manifests", "engines", "operations", "front")
+LAYERS = ("request", "manifests", "engines", "programs", "operations", "front")
 MAY_IMPORT = {
     "top": set(),
     "request": set(),
     "manifests": {"request"},
     "engines": {"request"},
+    "programs": {"request", "engines"},
     "operations": {"request", "manifests", "engines"},
     "front": {"request", "manifests", "engines", "operations"},
 }

@@ -80,6 +80,40 @@ ALTER TABLE servers ADD COLUMN max_connections integer CHECK (max_connections > 
 ALTER TABLE servers ADD COLUMN reserved_connections integer NOT NULL DEFAULT 0 CHECK (reserved_connections >= 0);
 ALTER TABLE tenants ADD COLUMN db_connection_limit integer CHECK (db_connection_limit >= 0);
 """),
+    # Many backups per tenant (engines/backup_records). The one backup a removal recorded on
+    # its tenant row is carried over: complete when its checksum was recorded, else running
+    # (a removal killed while taking it, which its rerun finishes on the tenant row).
+    (4, "backups, many per tenant", """
+CREATE TABLE backups (
+    tenant text NOT NULL,
+    id text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('manual', 'scheduled', 'pre-update', 'final')),
+    state text NOT NULL CHECK (state IN ('running', 'complete', 'failed', 'pruned')),
+    target text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    completed_at timestamptz,
+    size bigint CHECK (size >= 0),
+    parts jsonb NOT NULL DEFAULT '{}',
+    encrypted_to text,
+    error text,
+    expires_at timestamptz,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX backups_by_tenant ON backups (tenant, started_at DESC);
+INSERT INTO backups (tenant, id, kind, state, target, started_at, completed_at, size, parts)
+SELECT name,
+       'carried-' || to_char(updated_at AT TIME ZONE 'UTC', 'YYYYMMDD-HH24MISS'),
+       CASE WHEN state IN ('deleting', 'deleted') THEN 'final' ELSE 'manual' END,
+       CASE WHEN backup_sha256 IS NOT NULL THEN 'complete' ELSE 'running' END,
+       'controller directory',
+       updated_at,
+       CASE WHEN backup_sha256 IS NOT NULL THEN updated_at END,
+       CASE WHEN backup_sha256 IS NOT NULL THEN backup_size + coalesce((filestore_backup ->> 'size')::bigint, 0) END,
+       jsonb_strip_nulls(jsonb_build_object(
+           'database', jsonb_build_object('location', backup_location, 'sha256', backup_sha256, 'size', backup_size),
+           'filestore', filestore_backup))
+FROM tenants WHERE backup_location IS NOT NULL;
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

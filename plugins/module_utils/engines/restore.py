@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Putting a backup's parts back: the dump into an empty database, the filestore archive into
+the directory Odoo reads for that database.
+
+The database is restored as its owner (the tenant's role, no superuser): `pg_restore
+--no-owner --no-acl` makes that role own every object, whatever the source's role was called,
+in one transaction, so a failure or a kill leaves nothing of it. Around it the database's
+comment records what it holds: "restoring <backup>" before, "restored <backup>" after. A rerun
+that finds its own backup half done (the comment says restoring) empties the database and
+starts again; one that finds it restored goes on to the filestore; a database that holds
+anything else is refused, never emptied.
+
+The filestore is extracted beside its final place (`<dir>.restoring`) and renamed into place
+only after the database is restored: Odoo never sees a database without its files, nor files
+of a database restore that did not happen.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+
+from ..crashpoints import reached
+from ..errors import SaasError
+from .backup import _client_environment, _tail, find_tool
+
+RESTORING, RESTORED = "odoo-saas-kit: restoring ", "odoo-saas-kit: restored "
+
+
+class RestoreError(SaasError):
+    """A restore refused or failed; names what to do next, never a password."""
+
+
+def _connect(server, database):
+    import psycopg
+
+    try:
+        return psycopg.connect(host=server.host, port=server.port, user=server.user, password=server.password,
+                               dbname=database, sslmode=server.sslmode, connect_timeout=server.connect_timeout,
+                               autocommit=True, application_name="odoo_saas.kit restore")
+    except psycopg.Error as error:
+        raise RestoreError(f"cannot connect to database {database} on {server.host}:{server.port} as {server.user}: "
+                           f"{_tail(str(error), server.password)}. Check the database exists and its credentials, then "
+                           "run again; nothing was restored.") from None
+
+
+def _comment(conn, database):
+    row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                       (database,)).fetchone()
+    return (row[0] if row else None) or ""
+
+
+def _set_comment(conn, database, text):
+    from psycopg import sql
+
+    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(database), sql.Literal(text)))
+
+
+def _user_relations(conn):
+    return conn.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                        "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%'").fetchone()[0]
+
+
+def _empty_public_schema(conn):
+    # The public schema belongs to the database's owner (pg_database_owner), which we are.
+    with conn.transaction():
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def database_state(server, database: str, backup_name: str) -> str:
+    """restored, restoring (a run of this backup died in it) or empty; RestoreError when the
+    database holds anything else."""
+    with _connect(server, database) as conn:
+        comment = _comment(conn, database)
+        if comment == RESTORED + backup_name:
+            return "restored"
+        if comment == RESTORING + backup_name:
+            return "restoring"
+        if _user_relations(conn):
+            raise RestoreError(f"database {database} is not empty ({comment or 'no restore recorded'}): restore into a "
+                               "new, empty database; nothing was restored.")
+        return "empty"
+
+
+def restore_database(server, database: str, dump: str, backup_name: str, say) -> bool:
+    """Restore the dump into `database` (its owner connects); False when it already was."""
+    state = database_state(server, database, backup_name)
+    if state == "restored":
+        say(f"database {database} already holds backup {backup_name}")
+        return False
+    with _connect(server, database) as conn:
+        if state == "restoring":
+            say(f"database {database} holds an unfinished restore of {backup_name}: emptying it to start again")
+            _empty_public_schema(conn)
+        _set_comment(conn, database, RESTORING + backup_name)
+    reached("restore:marked")
+    command = [find_tool("pg_restore"), "--no-owner", "--no-acl", "--single-transaction", "--exit-on-error",
+               "--no-password", f"--host={server.host}", f"--port={server.port}", f"--username={server.user}",
+               f"--dbname={database}", dump]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+                               env=_client_environment(server))
+    if completed.returncode != 0:
+        raise RestoreError(f"pg_restore into database {database} failed: "
+                           f"{_tail(completed.stderr, server.password) or 'exit ' + str(completed.returncode)}. "
+                           "Nothing of it was kept (one transaction); fix the cause and run again.")
+    reached("restore:database-restored")
+    with _connect(server, database) as conn:
+        _set_comment(conn, database, RESTORED + backup_name)
+    return True
+
+
+def _safe_members(archive):
+    for member in archive:
+        parts = member.name.split("/")
+        if parts[0] != "filestore" or ".." in parts or member.name.startswith("/"):
+            raise RestoreError(f"filestore archive member {member.name!r} is outside filestore/: the archive is not "
+                               "one of ours; nothing was restored.")
+        if not (member.isdir() or member.isfile()):
+            raise RestoreError(f"filestore archive member {member.name!r} is a link or device: refused; nothing was "
+                               "restored.")
+        yield member
+
+
+def filestore_in_place(target: str) -> bool:
+    return os.path.isdir(target) and bool(os.listdir(target)) and not os.path.isdir(target + ".restoring")
+
+
+def stage_filestore(archive_path: str, target: str) -> str:
+    """Extract the archive's filestore/ into `<target>.restoring`. A non-empty target is refused."""
+    staging = target + ".restoring"
+    if os.path.isdir(target) and os.listdir(target):
+        raise RestoreError(f"filestore directory {target} already holds files: restore into a new tenant's directory, "
+                           "or move it aside; nothing was restored.")
+    if os.path.isdir(staging):
+        shutil.rmtree(staging)  # an extraction a killed run left half done
+    unpacked = staging + ".unpack"
+    if os.path.isdir(unpacked):
+        shutil.rmtree(unpacked)
+    os.makedirs(unpacked, mode=0o700)
+    with tarfile.open(archive_path, "r:gz") as archive:
+        archive.extractall(unpacked, members=_safe_members(archive), filter="data")
+    os.makedirs(os.path.join(unpacked, "filestore"), exist_ok=True)
+    os.rename(os.path.join(unpacked, "filestore"), staging)
+    os.rmdir(unpacked)
+    reached("restore:filestore-staged")
+    return staging
+
+
+def place_filestore(staging: str, target: str) -> None:
+    if os.path.isdir(target):
+        os.rmdir(target)  # empty (stage_filestore refused a full one)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.rename(staging, target)

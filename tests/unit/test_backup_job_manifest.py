@@ -1,0 +1,87 @@
+"""The backup and restore Job (manifests/backup_job) gives its program (programs/backup_job)
+every variable it reads, secrets only by reference, the filestore read-only to a backup, and
+a name that is a valid Job name; bad input is refused naming the field."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import encryption
+from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
+from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import backup_job as jobs
+from ansible_collections.odoo_saas.kit.plugins.module_utils.programs.backup_job import Program, main
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import job_contract as env
+
+S3 = jobs.BackupTargetSettings(kind="s3", endpoint="https://s3.example.net", bucket="backups", prefix="prod")
+DIRECTORY = jobs.BackupTargetSettings(kind="directory", claim="backups", prefix="prod")
+
+
+def _job(command="backup", target=S3, **overrides):
+    values = dict(name="acme", namespace="tenant-acme", command=command, backup_id="20261202-010203-manual-abc123",
+                  database="acme", plan="small", odoo_version="18.0", image="localhost:32000/odoo-saas-backup:1",
+                  target=target)
+    values.update(overrides)
+    return jobs.BackupJob(**values)
+
+
+def _environment(body):
+    """The container's environment with each secretKeyRef standing for a value (the port a number)."""
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    stand_in = {"port": "5432"}
+    return {v["name"]: v["value"] if "value" in v else stand_in.get(v["valueFrom"]["secretKeyRef"]["key"],
+                                                                    f"<{v['valueFrom']['secretKeyRef']['key']}>")
+            for v in container["env"]}
+
+
+@pytest.mark.parametrize("command", env.COMMANDS)
+@pytest.mark.parametrize("target", (S3, DIRECTORY), ids=("s3", "directory"))
+def test_the_job_gives_its_program_everything_it_reads(command, target):
+    body = jobs.backup_job(_job(command, target))
+    program = Program(_environment(body), io.StringIO())
+    built = program.target()
+    assert built.kind == target.kind and built.prefix == "prod"
+    assert program.database().dbname == "acme"
+    for name in (env.TENANT, env.BACKUP_ID, env.FILESTORE, env.SCRATCH):
+        assert program.need(name)
+    assert body["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "python3", "-m", env.PROGRAM_MODULE, command]
+
+
+def test_secrets_come_by_reference_and_the_filestore_is_read_only_to_a_backup():
+    body = jobs.backup_job(_job(encrypt_to=encryption.public_of(encryption.new_identity())))
+    pod = body["spec"]["template"]["spec"]
+    variables = {v["name"]: v for v in pod["containers"][0]["env"]}
+    for name in (env.PGPASSWORD, env.SECRET_KEY, env.ACCESS_KEY):
+        assert "value" not in variables[name] and variables[name]["valueFrom"]["secretKeyRef"]
+    assert env.IDENTITY not in variables, "a backup Job never holds the key that decrypts"
+    assert variables[env.ENCRYPT_TO]["value"].startswith("age1")
+    assert [m["readOnly"] for m in pod["containers"][0]["volumeMounts"] if m["name"] == "filestore"] == [True]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["readOnly"] is True
+    assert body["metadata"]["name"] == "backup-20261202-010203-manual-abc123"
+    restore = jobs.backup_job(_job("restore", filestore_database="acme_copy", database="acme_copy"))
+    restore_env = _environment(restore)
+    assert restore_env[env.IDENTITY] == "<identity>" and restore_env[env.FILESTORE].endswith("/filestore/acme_copy")
+    assert restore["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["readOnly"] is False
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"command": "purge"}, "command"),
+    ({"backup_id": "Not_A_Name"}, "backup_id"),
+    ({"odoo_version": "12.0"}, "odoo_version"),
+    ({"target": jobs.BackupTargetSettings(kind="ftp")}, "backup_target.kind"),
+])
+def test_bad_input_is_refused_naming_the_field(overrides, field):
+    with pytest.raises(SpecError) as error:
+        jobs.backup_job(_job(**overrides))
+    assert error.value.field == field
+
+
+def test_the_program_names_a_missing_variable_and_an_unknown_command():
+    out = io.StringIO()
+    assert main(["backup"], {}, out) == 1
+    assert "ODOO_SAAS_TENANT is not set" in out.getvalue()
+    out = io.StringIO()
+    assert main(["purge"], {}, out) == 1
+    assert "command: 'purge' is not one of backup, restore" in out.getvalue()
