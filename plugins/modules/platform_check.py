@@ -87,6 +87,8 @@ def main():
             settings=dict(type="dict", required=True),
             ledger=PLATFORM_ARGS["ledger"],
             shared_servers=PLATFORM_ARGS["shared_servers"],
+            backup_target=PLATFORM_ARGS["backup_target"],
+            backup_encryption=PLATFORM_ARGS["backup_encryption"],
             scopes=dict(type="list", elements="str", choices=["common", "platform"], default=["common"]),
             shared_server_count=dict(type="raw", required=True),
         ),

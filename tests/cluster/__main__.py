@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from . import bootstrap, build, cert_manager, control_plane, object_store, postgres, settings, traefik
+from . import bootstrap, build, cert_manager, control_plane, job_kubelet, object_store, postgres, settings, traefik
 from .processes import Daemon, wait_until
 from .progress import step
 
@@ -36,6 +36,16 @@ def provisioner_daemon() -> Daemon:
     )
 
 
+def job_kubelet_daemon() -> Daemon:
+    """Runs the backup and restore Jobs' pods for real (see tests/cluster/job_kubelet.py)."""
+    paths = control_plane.layout()
+    return Daemon(
+        "job-kubelet", paths.run,
+        [sys.executable, "-m", "tests.cluster.job_kubelet", str(paths.kubeconfig), str(paths.root / "job-logs")],
+        env=dict(os.environ, PYTHONPATH=str(settings.REPO)),
+    )
+
+
 def up() -> None:
     started = time.monotonic()
     build.ensure_built()
@@ -52,6 +62,8 @@ def up() -> None:
         step("up", f"started the object store (SeaweedFS S3 on {object_store.endpoint()}, bucket {object_store.BUCKET})")
     if traefik.start(paths.kubeconfig, paths.pki / "ca.crt"):
         step("up", "started Traefik")
+    if job_kubelet_daemon().start():
+        step("up", f"started the kubelet stand-in for backup and restore Jobs (image {job_kubelet.STAND_IN_IMAGE})")
     if cert_manager.start(paths.kubeconfig):
         step("up", "started cert-manager's controller")
     step("up", f"ClusterIssuers Ready; tenants' certificates are signed by {cert_manager.ca_issuer()}")
@@ -81,6 +93,7 @@ def down() -> None:
     cert_manager.daemon().stop() and step("down", "stopped cert-manager's controller")
     provisioner_daemon().stop() and step("down", "stopped the volume provisioner")
     loopback_endpoints_daemon().stop() and step("down", "stopped the loopback EndpointSlice publisher")
+    job_kubelet_daemon().stop() and step("down", "stopped the kubelet stand-in for backup Jobs")
     object_store.stop() and step("down", "stopped the object store")
     control_plane.stop()
     postgres.stop()
@@ -93,7 +106,7 @@ def down() -> None:
 def leftover_processes() -> list[str]:
     """Processes started from this clone's state or the cached binaries."""
     markers = [str(settings.state_dir()), str(settings.cache_dir() / "bin"), "tests.cluster.provisioner",
-               "tests.cluster.loopback_endpoints"]
+               "tests.cluster.loopback_endpoints", "tests.cluster.job_kubelet"]
     if settings.state_dir().exists():
         markers.append(str(postgres.data_root()))
     found = []
@@ -114,6 +127,7 @@ def status() -> dict:
         "control_plane": control_plane.status(),
         "provisioner": provisioner_daemon().running(),
         "loopback_endpoints": loopback_endpoints_daemon().running(),
+        "job_kubelet": job_kubelet_daemon().running(),
         "postgres": postgres.status(),
         "object_store": object_store.status(),
         "traefik": traefik.daemon().running(),

@@ -44,8 +44,13 @@ def _selector(mode: str, job_pods: bool | None) -> str:
   weight: 10000"""
 
 
+def _indented(status: str) -> str:
+    """A status template indented under `statusTemplate: |`."""
+    return "\n".join("      " + line if line else "" for line in status.strip("\n").splitlines())
+
+
 def _stage(mode: str, job_pods: bool | None, event: tuple[str, str], status: str) -> str:
-    body = "\n".join("      " + line if line else "" for line in status.strip("\n").splitlines())
+    body = _indented(status)
     return f"""apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
@@ -79,7 +84,10 @@ conditions:
 
 # Stays Pending (the stage keeps matching, so kwok's pod-ready never takes over): no timestamps
 # in it, so applying it again changes nothing and kwok skips the patch.
-IMAGE_PULL = NOT_READY + """
+def _waiting(waiting: str) -> str:
+    """Every container waiting (the `waiting:` fields given), the pod Pending."""
+    fields = "".join(f"\n      {line}" for line in waiting.strip("\n").splitlines())
+    return """
 containerStatuses:
 {{ range .spec.containers }}
 - image: {{ .image | Quote }}
@@ -89,12 +97,16 @@ containerStatuses:
   restartCount: 0
   started: false
   state:
-    waiting:
-      reason: ImagePullBackOff
-      message: {{ printf "Back-off pulling image %q: not found" .image | Quote }}
+    waiting:""" + fields + """
 {{ end }}
 phase: Pending
 """
+
+
+IMAGE_PULL = NOT_READY + _waiting("""
+reason: ImagePullBackOff
+message: {{ printf "Back-off pulling image %q: not found" .image | Quote }}
+""")
 
 
 def _crash_loop(reason: str, exit_code: int) -> str:
@@ -156,6 +168,35 @@ STAGES = {
 }
 
 
+# Pods of the kubelet stand-in's image (job_kubelet) stay Pending, "ContainerCreating", until
+# the stand-in has run them and written their end into their status; kwok's pod-ready and
+# pod-complete would otherwise complete them without running anything. No timestamps: applying
+# it again changes nothing, so kwok skips the patch.
+HELD_IMAGE = "odoo-saas.test/kubelet-stand-in:backup"
+HELD = """apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: odoo-saas-kubelet-stand-in
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Pending']
+    - key: '.spec.containers.[].image'
+      operator: 'In'
+      values: ['""" + HELD_IMAGE + """']
+  weight: 10000
+  next:
+    statusTemplate: |
+""" + _indented(_waiting("reason: ContainerCreating")) + "\n"
+
+
 def stage_dir() -> Path:
     return settings.state_dir() / "kwok-stages"
 
@@ -171,4 +212,7 @@ def files() -> list[Path]:
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
         paths.append(path)
-    return paths
+    held = directory / "odoo-saas-kubelet-stand-in.yaml"
+    if not held.exists() or held.read_text() != HELD:
+        held.write_text(HELD)
+    return paths + [held]

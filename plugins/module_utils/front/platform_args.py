@@ -52,6 +52,24 @@ PLATFORM_ARGS = dict(
     egress=dict(type="list", elements="dict"),
     egress_except=dict(type="list", elements="str", default=[]),
     postgres_image=dict(type="str", default=POSTGRES_IMAGE),
+    # Fields are validated by the core (request/backup_settings), which names the wrong one.
+    backup_target=dict(type="dict", options=dict(
+        kind=dict(type="str", choices=["s3", "directory"], required=True),
+        endpoint=dict(type="str"),
+        bucket=dict(type="str"),
+        prefix=dict(type="str", default=""),
+        region=dict(type="str", default=""),
+        access_key=dict(type="str", no_log=True),
+        secret_key=dict(type="str", no_log=True),
+        insecure=dict(type="bool", default=False),
+        egress_cidrs=dict(type="list", elements="str", default=[]),
+        claim=dict(type="str"),
+    )),
+    backup_encryption=dict(type="dict", options=dict(
+        recipient=dict(type="str"),
+        identity=dict(type="str", no_log=True),
+    )),
+    backup_image=dict(type="str"),
 )
 
 

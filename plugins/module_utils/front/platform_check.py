@@ -20,7 +20,8 @@ from .platform_args import platform_args
 _OPTION = (re.compile(r"found in '?(\w+)"), re.compile(r"option '(\w+)'"), re.compile(r"argument '(\w+)'"),
            re.compile(r"^(\w+)\. Supported parameters"))
 # What holds a password: given as the module's own options, whose passwords are no_log.
-SECRET_OPTIONS = ("ledger", "shared_servers", "api_key")
+SECRET_OPTIONS = ("ledger", "shared_servers", "api_key", "backup_target", "backup_encryption")
+OWN_OPTIONS = ("ledger", "shared_servers", "backup_target", "backup_encryption")
 
 
 def _option_named(message):
@@ -53,9 +54,9 @@ def run_platform_check(params):
     result = {"changed": False, "checked": list(scopes), "warnings": []}
     held = [key for key in SECRET_OPTIONS if key in settings]
     if held:
-        return result, (f"settings: must not hold {', '.join(held)}: give ledger and shared_servers as this module's "
-                        "own options, whose passwords are kept out of its logs")
-    settings = dict(settings, **{key: params[key] for key in ("ledger", "shared_servers") if params.get(key) is not None})
+        return result, (f"settings: must not hold {', '.join(held)}: give {', '.join(OWN_OPTIONS)} as this module's "
+                        "own options, whose passwords and keys are kept out of its logs")
+    settings = dict(settings, **{key: params[key] for key in OWN_OPTIONS if params.get(key) is not None})
     typed, problems = _typed(settings)
     try:
         found, result["warnings"] = inventory_problems(typed, scopes, params.get("shared_server_count"))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SpecError
 from ..request import job_contract as env
+from ..request.backup_settings import BackupTargetSettings  # noqa: F401 - the Job's target, re-exported
 from .base import (
     DB_SECRET, FILESTORE_CLAIM, NAME_LABEL, ODOO, POSTGRESQL, SERVICE_ACCOUNT, TENANT_LABEL, base_labels, component_labels,
     metadata,
@@ -32,20 +33,6 @@ BACKOFF_LIMIT = 1
 TTL_SECONDS = 7 * 24 * 3600  # finished Jobs (and their logs) stay a week, then go
 NETWORK_POLICY = "allow-backup-job"
 RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
-
-
-@dataclass(frozen=True)
-class BackupTargetSettings:
-    """The inventory's backup target, without its secrets (those are in TARGET_SECRET)."""
-
-    kind: str  # s3 | directory
-    endpoint: str = ""
-    bucket: str = ""
-    prefix: str = ""
-    region: str = ""
-    claim: str = ""  # directory: the PersistentVolumeClaim, in the tenant's namespace, holding the backups
-    egress_cidrs: tuple = ()  # s3: where its endpoint is, for the NetworkPolicy
-    egress_port: int = 443
 
 
 @dataclass(frozen=True)
@@ -141,6 +128,8 @@ def backup_job(job: BackupJob):
         "command": ["python3", "-m", env.PROGRAM_MODULE, job.command],
         "env": environment(job),
         "resources": RESOURCES,
+        # The program's last line is its JSON result: the kubelet keeps it as the termination message.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                             "readOnlyRootFilesystem": True},
         "volumeMounts": mounts,

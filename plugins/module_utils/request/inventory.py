@@ -13,6 +13,7 @@ from ..engines.connections import ledger_connection, shared_servers
 from ..errors import SpecError, shown
 from .plan_fit import plan_problems
 from .plans import load_plans
+from .backup_settings import load_backup_settings
 from .spec import load_platform
 
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
@@ -68,6 +69,10 @@ def platform_problems(settings, shared_server_count):
     problems = []
     try:
         ledger_connection(settings)
+    except SpecError as error:
+        problems.append(_problem(error))
+    try:
+        load_backup_settings(settings)
     except SpecError as error:
         problems.append(_problem(error))
     try:

@@ -19,6 +19,9 @@ MIN_LENGTH = 3
 # DNS labels, 63-byte PostgreSQL identifiers, `<name>.<base domain>` host labels).
 MAX_LENGTH = 40
 NAMESPACE_PREFIX = "tenant-"
+# Kubernetes object names: a DNS label (namespaces, most names) and a DNS subdomain.
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 DATABASE_PREFIX = "odoo_"
 NAME_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*\Z")
 DNS_NAME_PATTERN = re.compile(r"^(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+\Z")

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 
 from . import egress, naming
+from .backup_settings import BackupSettings, load_backup_settings
+from .naming import DNS_LABEL, DNS_SUBDOMAIN
 from ..errors import SpecError, shown
 from .odoo_versions import DEFAULT_ODOO_VERSION, ODOO_VERSIONS
 from .plan_fit import check_plan_fits, check_strategy_fits
@@ -24,8 +26,6 @@ _DIGEST = r"@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,
 IMAGE = re.compile(rf"^(?:{_REGISTRY})?{_PATH}(?:{_TAG})?(?:{_DIGEST})?\Z")
 IMAGE_MAX_LENGTH = 255
 MAX_DOMAINS = 20
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
-DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 MAX_WAIT_TIMEOUT = 86400
 # An exact build of the official image (tags <major>.<minor>-<debian release>): a mutable tag
 # such as postgres:16 with IfNotPresent lets each node run whichever build it pulled first.
@@ -80,6 +80,7 @@ class Platform:
     egress: tuple = ()  # the platform's allowlist (EgressRule); a plan may replace or extend it
     egress_except: tuple = ()  # CIDRs no rule opens besides metadata, pods and services
     postgres_image: str = POSTGRES_IMAGE
+    backups: BackupSettings | None = field(default=None, repr=False)  # None: no backup target configured
 
     @property
     def closed_ranges(self):
@@ -184,6 +185,7 @@ def load_platform(params):
         egress=rules,
         egress_except=excepted,
         postgres_image=_postgres_image(params),
+        backups=load_backup_settings(params),
     )
 
 

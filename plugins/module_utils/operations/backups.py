@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An on-demand backup of a living tenant, taken in the cluster by a Job (manifests/backup_job)
+running programs/backup_job, recorded in the ledger's backups table.
+
+Order: every check that can refuse first (a target configured, the store reachable with valid
+keys, a tenant whose database is up), then the ledger row `running`, then the Job and what it
+needs (target Secret, NetworkPolicy), the wait, and the row `complete` from the manifest the
+store holds, or `failed` with the program's own message. A rerun after a kill finds the row
+still running and the same Job, and finishes that backup rather than starting another.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..engines import backup_records, backup_set
+from ..engines.kube import KubeError
+from ..engines.object_store import Target, open_store
+from ..errors import SaasError
+from ..manifests import backup_job as jobs
+from ..manifests.base import DEDICATED, POSTGRES_PORT
+
+BACKUP_STATES = ("active", "suspended")
+
+
+def store_target(settings):
+    """The engines' Target for the store, as the controller reaches it."""
+    target = settings.target
+    return Target(kind=target.kind, endpoint=target.endpoint, bucket=target.bucket, prefix=target.prefix,
+                  region=target.region, access_key=settings.access_key, secret_key=settings.secret_key)
+
+
+def open_target(run):
+    """The platform's store, checked (reachable, keys valid, bucket there); SaasError otherwise."""
+    settings = run.platform.backups
+    if settings is None:
+        raise SaasError("backup_target is not set for this environment: set odoo_saas_backup_target (an S3-compatible "
+                        "store) and odoo_saas_backup_image in the inventory; nothing was changed")
+    if settings.target.kind != "s3":
+        raise SaasError("backup_target.kind directory is read by Jobs only and this module reads the store from the "
+                        "controller: use an S3-compatible target; nothing was changed")
+    store = open_store(store_target(settings))
+    store.check()
+    return settings, store
+
+
+def _refuse_unless_backable(record):
+    if record is None:
+        raise SaasError("name: no such tenant in the ledger; nothing was changed")
+    if record.state not in BACKUP_STATES:
+        raise SaasError(f"tenant {record.name} is {record.state}: only an active or suspended tenant is backed up this "
+                        "way; nothing was changed")
+    if record.db_strategy == DEDICATED and record.state == "suspended":
+        raise SaasError(f"tenant {record.name} is suspended and its dedicated PostgreSQL is scaled to zero: resume it "
+                        "(state: present), back it up, then suspend it again; nothing was changed")
+
+
+def backup_job_of(record, settings, backup_id):
+    return jobs.BackupJob(name=record.name, namespace=record.namespace, command="backup", backup_id=backup_id,
+                          database=record.database, plan=record.plan, odoo_version=record.odoo_version,
+                          image=settings.image, target=settings.target, encrypt_to=settings.recipient)
+
+
+def job_objects(run, record, settings, job):
+    database_namespace = record.namespace if record.db_strategy == DEDICATED else record.server
+    return [jobs.target_secret(job, settings.access_key, settings.secret_key),
+            jobs.network_policy(job, database_namespace, POSTGRES_PORT, run.platform.closed_ranges),
+            jobs.backup_job(job)]
+
+
+def _program_message(run, job):
+    """The program's last line (its JSON result), which the kubelet keeps as the container's
+    termination message (terminationMessagePolicy FallbackToLogsOnError)."""
+    pods = run.kube.list("v1", "Pod", job.namespace, label_selector=f"job-name={job.job_name}")
+    for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "", reverse=True):
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            message = ((status.get("state") or {}).get("terminated") or {}).get("message") or ""
+            for line in reversed(message.strip().splitlines()):
+                try:
+                    return json.loads(line).get("msg")
+                except ValueError:
+                    continue
+    return None
+
+
+def take_backup(run, record, kind="manual"):
+    """Back the tenant up now; returns its BackupRecord (None in check mode)."""
+    _refuse_unless_backable(record)
+    settings, store = open_target(run)
+    running = [b for b in backup_records.list_for(run.ledger, record.name, ("running",)) if b.kind == kind]
+    backup_id = running[0].id if running else backup_set.new_backup_id(kind)
+    job = backup_job_of(record, settings, backup_id)
+    if run.check_mode:
+        run.actions.append(f"backup {record.name} as {backup_id} to {settings.target.describe()} (check mode)")
+        run.changed = True
+        return None
+    if running:
+        run.say(f"finishing backup {backup_id}, which an earlier run started")
+    else:
+        backup_records.start(run.ledger, record.name, backup_id, kind, settings.target.describe(),
+                             encrypted_to=settings.recipient or None)
+        run.record_ledger(f"backup {backup_id} of {record.name} running")
+    run.record_changes(run.kube.apply_all(job_objects(run, record, settings, job)))
+    run.say(f"backup Job {job.namespace}/{job.job_name} created; waiting for it")
+    try:
+        run.kube.wait_job_complete(job.namespace, job.job_name, timeout=run.wait_timeout, progress=run.say)
+    except KubeError as error:
+        cause = _program_message(run, job) or str(error)
+        if backup_set.read_manifest(store, record.name, backup_id) is None:
+            backup_records.fail(run.ledger, record.name, backup_id, cause)
+            raise SaasError(f"backup {backup_id} of tenant {record.name} failed: {cause}") from None
+    manifest = backup_set.read_manifest(store, record.name, backup_id)
+    if manifest is None:
+        cause = (_program_message(run, job) or "the Job finished, but the store holds no manifest of this backup "
+                 "(was its program run?)")
+        backup_records.fail(run.ledger, record.name, backup_id, cause)
+        raise SaasError(f"backup {backup_id} of tenant {record.name} failed: {cause}")
+    backup_records.complete(run.ledger, record.name, manifest)
+    run.changed = True
+    run.actions.append(f"backup {record.name} -> {settings.target.describe()}/{record.name}/{backup_id} "
+                       f"({manifest.size} bytes, database and filestore verified)")
+    return backup_records.get(run.ledger, record.name, backup_id)
