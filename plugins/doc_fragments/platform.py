@@ -9,7 +9,8 @@ class ModuleDocFragment:
     Set them once per play with `module_defaults: {group/odoo_saas.kit.platform: {...}}`.
     """
 
-    # The ledger's and the shared servers' connections: what holds the platform's passwords.
+    # The ledger's and the shared servers' connections and the backup target and key: what
+    # holds the platform's passwords and keys.
     # Modules that take every platform option extend both fragments; platform_check only this one.
     DATABASES = r"""
 options:
@@ -81,6 +82,59 @@ options:
         description: libpq sslmode for the admin connection.
         type: str
         default: prefer
+  backup_target:
+    description:
+      - Where this environment's backups go (C(odoo_saas_backup_target)); backups are taken by Jobs in the cluster.
+      - Unset, on-demand and scheduled backups are refused with a message saying so.
+    type: dict
+    suboptions:
+      kind:
+        description: C(s3) for any S3-compatible object store; C(directory) for a volume claim in each tenant namespace.
+        type: str
+        choices: [s3, directory]
+        required: true
+      endpoint:
+        description: The store's address, C(https://host[:port]); plain http only on loopback or with O(backup_target.insecure).
+        type: str
+      bucket:
+        description: The bucket; it must exist.
+        type: str
+      prefix:
+        description: Key prefix of this environment's backups, such as C(prod); each backup is C(<prefix>/<tenant>/<backup id>/).
+        type: str
+        default: ''
+      region:
+        description: The store's region, where it needs one.
+        type: str
+        default: ''
+      access_key:
+        description: The access key (from a vault or Secret; never logged).
+        type: str
+      secret_key:
+        description: The secret key (from a vault or Secret; never logged).
+        type: str
+      insecure:
+        description: Allow a plain http endpoint that is not on loopback.
+        type: bool
+        default: false
+      egress_cidrs:
+        description: Where the endpoint is, for the backup Jobs' NetworkPolicy; empty means anywhere outside the cluster.
+        type: list
+        elements: str
+        default: []
+      claim:
+        description: O(backup_target.kind=directory), the PersistentVolumeClaim in each tenant namespace that holds backups.
+        type: str
+  backup_encryption:
+    description: Client-side encryption of every backup part in the age format (C(odoo_saas_backup_encryption)).
+    type: dict
+    suboptions:
+      recipient:
+        description: The platform key's public half (C(age1...)); backup Jobs encrypt to it and hold nothing that decrypts.
+        type: str
+      identity:
+        description: The platform key's secret half (C(AGE-SECRET-KEY-1...)), needed only to verify or restore.
+        type: str
 """
 
     DOCUMENTATION = r"""
@@ -150,59 +204,6 @@ options:
     description: Directory on the controller where a removal's final backup is written (until it moves into the cluster).
     type: path
     default: /var/backups/odoo-saas
-  backup_target:
-    description:
-      - Where this environment's backups go (C(odoo_saas_backup_target)); backups are taken by Jobs in the cluster.
-      - Unset, on-demand and scheduled backups are refused with a message saying so.
-    type: dict
-    suboptions:
-      kind:
-        description: C(s3) for any S3-compatible object store; C(directory) for a volume claim in each tenant namespace.
-        type: str
-        choices: [s3, directory]
-        required: true
-      endpoint:
-        description: The store's address, C(https://host[:port]); plain http only on loopback or with O(backup_target.insecure).
-        type: str
-      bucket:
-        description: The bucket; it must exist.
-        type: str
-      prefix:
-        description: Key prefix of this environment's backups, such as C(prod); each backup is C(<prefix>/<tenant>/<backup id>/).
-        type: str
-        default: ''
-      region:
-        description: The store's region, where it needs one.
-        type: str
-        default: ''
-      access_key:
-        description: The access key (from a vault or Secret; never logged).
-        type: str
-      secret_key:
-        description: The secret key (from a vault or Secret; never logged).
-        type: str
-      insecure:
-        description: Allow a plain http endpoint that is not on loopback.
-        type: bool
-        default: false
-      egress_cidrs:
-        description: Where the endpoint is, for the backup Jobs' NetworkPolicy; empty means anywhere outside the cluster.
-        type: list
-        elements: str
-        default: []
-      claim:
-        description: O(backup_target.kind=directory), the PersistentVolumeClaim in each tenant namespace that holds backups.
-        type: str
-  backup_encryption:
-    description: Client-side encryption of every backup part in the age format (C(odoo_saas_backup_encryption)).
-    type: dict
-    suboptions:
-      recipient:
-        description: The platform key's public half (C(age1...)); backup Jobs encrypt to it and hold nothing that decrypts.
-        type: str
-      identity:
-        description: The platform key's secret half (C(AGE-SECRET-KEY-1...)), needed only to verify or restore.
-        type: str
   backup_image:
     description: The image the backup and restore Jobs run (the collection and a PostgreSQL client, built by a role).
     type: str

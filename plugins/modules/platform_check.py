@@ -24,15 +24,16 @@ options:
   settings:
     description:
       - The platform modules' options, as C(odoo_saas_module_defaults) gives them
-        (group_vars/all/platform.yml), without C(ledger), C(shared_servers) and C(api_key). What
-        holds a password is given as this module's own options O(ledger) and O(shared_servers)
-        (needed by O(scopes) C(platform)), so that it stays out of its logs.
+        (group_vars/all/platform.yml), without C(ledger), C(shared_servers), C(api_key), C(backup_target)
+        and C(backup_encryption). What holds a password or a key is given as this module's own options
+        O(ledger), O(shared_servers), O(backup_target) and O(backup_encryption) (needed by O(scopes)
+        C(platform)), so that it stays out of its logs.
     type: dict
     required: true
   scopes:
     description:
       - C(common) - environment, domain, namespaces, capacity, plans, network, images, kubeconfig.
-      - C(platform) - the ledger's and the shared servers' connection settings.
+      - C(platform) - the ledger's and the shared servers' connection settings, and the backup target and key.
     type: list
     elements: str
     choices: [common, platform]

@@ -82,8 +82,7 @@ conditions:
   reason: ContainersNotReady
 """
 
-# Stays Pending (the stage keeps matching, so kwok's pod-ready never takes over): no timestamps
-# in it, so applying it again changes nothing and kwok skips the patch.
+
 def _waiting(waiting: str) -> str:
     """Every container waiting (the `waiting:` fields given), the pod Pending."""
     fields = "".join(f"\n      {line}" for line in waiting.strip("\n").splitlines())
@@ -103,6 +102,8 @@ phase: Pending
 """
 
 
+# Stays Pending (the stage keeps matching, so kwok's pod-ready never takes over): no timestamps
+# in it, so applying it again changes nothing and kwok skips the patch.
 IMAGE_PULL = NOT_READY + _waiting("""
 reason: ImagePullBackOff
 message: {{ printf "Back-off pulling image %q: not found" .image | Quote }}

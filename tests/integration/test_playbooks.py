@@ -120,3 +120,19 @@ def test_reconcile_converges_the_listed_tenants_once(core, tmp_path):
     assert recap_changed(removed.stdout) == 1
     for name in names:
         assert core.list_namespace(field_selector=f"metadata.name=tenant-{name}").items == []
+
+
+def test_backup_playbooks_take_list_and_verify_a_backup_without_showing_a_key(core):
+    name = tenants.unique("pbb")
+    playbook("tenant_provision.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small")
+    checked = playbook("tenant_backup.yml", "-e", f"tenant_name={name}", "--check")
+    assert recap_changed(checked.stdout) == 1
+    taken = playbook("tenant_backup.yml", "-e", f"tenant_name={name}", "-v")
+    backup_id = re.search(r"\bid: (\d{8}-\d{6}-manual-[0-9a-f]{6})", taken.stdout).group(1)
+    assert "state: complete" in taken.stdout and recap_changed(taken.stdout) == 1
+    verified = playbook("tenant_backups.yml", "-e", f"tenant_name={name}", "-e", f"backup_id={backup_id}")
+    assert "checksums: match" in verified.stdout and backup_id in verified.stdout
+    key = (REPO / ".local" / "object-store" / "secret-key").read_text().strip()
+    for output in (checked.stdout, taken.stdout, verified.stdout):
+        assert key not in output, "the object store's secret key appears in the Ansible output"
+    playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}")

@@ -22,7 +22,8 @@ def _cli(command: str) -> subprocess.CompletedProcess:
 
 
 def _pids() -> dict[str, int | None]:
-    daemons = control_plane.daemons() + [traefik.daemon(), cluster_cli.provisioner_daemon(), object_store.daemon()]
+    daemons = control_plane.daemons() + [traefik.daemon(), cluster_cli.provisioner_daemon(), object_store.daemon(),
+                                         cluster_cli.job_kubelet_daemon()]
     return {d.name: d.pid() for d in daemons}
 
 

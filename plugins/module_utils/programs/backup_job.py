@@ -51,7 +51,11 @@ class Program:
         self.started = time.monotonic()
 
     def say(self, message):
-        print(f"[{time.monotonic() - self.started:6.1f}s] {message}", file=self.out, flush=True)
+        self.emit(f"[{time.monotonic() - self.started:6.1f}s] {message}")
+
+    def emit(self, line):
+        self.out.write(line + "\n")
+        self.out.flush()
 
     def need(self, name):
         value = self.environ.get(name, "")
@@ -217,13 +221,12 @@ def main(argv=None, environ=None, out=None) -> int:
             raise ProgramError(f"command: {command!r} is not one of {', '.join(env_names.COMMANDS)}")
     except (SaasError, OSError) as error:
         message = redact_text(str(error), program.secrets())
-        print(json.dumps({"failed": True, "msg": message}), file=program.out, flush=True)
+        program.emit(json.dumps({"failed": True, "msg": message}))
         return 1
-    print(json.dumps({"changed": changed, "backup_id": manifest.backup_id, "tenant": manifest.tenant,
-                      "size": manifest.size, "parts": {name: part.sha256 for name, part in manifest.parts.items()}}),
-          file=program.out, flush=True)
+    program.emit(json.dumps({"changed": changed, "backup_id": manifest.backup_id, "tenant": manifest.tenant,
+                             "size": manifest.size, "parts": {name: part.sha256 for name, part in manifest.parts.items()}}))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
