@@ -5,7 +5,8 @@
   2. a re-run over the same N tenants, both sides: time, API requests, writes, SQL;
   3. the scale curve: cost of each new tenant (our core, in process) as the platform grows,
      and tenant_info for all tenants at each size;
-  4. decommissioning, backup included, split between dump, pods, drop and namespace termination.
+  4. decommissioning, backup included, split between dump, pods, drop and namespace termination;
+  5. backup and restore throughput of the backup Job's program against pg_dump | upload (bench/backups.py).
 
 Prints tables; asserts nothing about time. Every tenant it creates is removed at the end, also
 on failure or Ctrl-C, and it works in a scratch ledger database of its own.
@@ -27,7 +28,7 @@ from collections import Counter
 from tests.cluster.progress import step
 from tests.integration import tenants
 
-from . import cleanup, decommission, measure, sides
+from . import backups, cleanup, decommission, measure, sides
 from .sides import BenchError
 
 DEFAULT_SIZES = "1,5"
@@ -35,6 +36,7 @@ DEFAULT_SCALE = "1,10,50"
 DEFAULT_DECOMMISSION = 3
 DEFAULT_PARALLEL = 8
 DEFAULT_DUMP_MB = 50
+DEFAULT_BACKUP_MB = 200
 
 
 def say(message):
@@ -65,7 +67,10 @@ def parse(argv):
                         help=f"benchmark 4: tenants removed with a backup, and as many without (default {DEFAULT_DECOMMISSION})")
     parser.add_argument("--dump-mb", type=int, default=DEFAULT_DUMP_MB, metavar="MIB",
                         help=f"benchmark 4: data written into each database before its backup (default {DEFAULT_DUMP_MB})")
-    parser.add_argument("--only", default="1,2,3,4", help="benchmarks to run; 1 and 2 run together (default 1,2,3,4)")
+    parser.add_argument("--backup-mb", type=int, default=DEFAULT_BACKUP_MB, metavar="MIB",
+                        help=f"benchmark 5: MiB of database and as many of filestore (default {DEFAULT_BACKUP_MB})")
+    parser.add_argument("--only", default="1,2,3,4,5",
+                        help="benchmarks to run; 1 and 2 run together (default 1,2,3,4,5)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     return parser.parse_args(argv)
 
@@ -79,6 +84,7 @@ class Bench:
         self.proxy = measure.CountingProxy(api)
         self.kubeconfig = self.proxy.kubeconfig(workdir)
         self.provisioning, self.rerun, self.scale, self.skipped, self.decommission = [], [], [], [], []
+        self.backups = None
         self.fixed = {}
 
     def fits(self, tenant_count, what):
@@ -302,6 +308,17 @@ def decommission_table(bench):
                   "DROP DATABASE and ROLE; namespace: delete the namespace and wait until it is gone, ledger 'deleted'."])
 
 
+def backups_table(figures):
+    rows = [(side, figures[side]["backup_s"], figures[side]["backup_mib_s"], figures[side]["restore_s"],
+             figures[side]["restore_mib_s"]) for side in ("ours", "floor")]
+    return table(f"Backup and restore of {figures['db_mb']} MiB of database and {figures['files_mb']} MiB of filestore "
+                 "(random bytes), local S3", ["side", "backup s", "backup MiB/s", "restore s", "restore MiB/s"], rows,
+                 ["ours: programs/backup_job (dump, read back, tar.gz, read back, sha256, upload, check; restore: "
+                  "download, sha256, read back, stage, pg_restore in one transaction, rename), in sequence;",
+                  "floor: pg_dump -Fc | upload and tar -cz | upload, streamed, nothing verified; restore: download | "
+                  "pg_restore, download | tar -xz. Same server, user, store and gzip level, one process a side."])
+
+
 def figures(bench, machine, versions):
     def run_dict(size, run):
         return {"n": size, "side": run.side, "seconds": run.seconds, "client": run.client, "api": run.api,
@@ -309,7 +326,7 @@ def figures(bench, machine, versions):
                 "sql": run.sql, "changed_tasks": run.changed_tasks, "objects_written": run.objects_written}
     return {"machine": machine, "versions": versions, "skipped": bench.skipped, "startup": bench.fixed,
             "provisioning": [run_dict(*r) for r in bench.provisioning], "rerun": [run_dict(*r) for r in bench.rerun],
-            "scale": bench.scale, "decommission": bench.decommission}
+            "scale": bench.scale, "decommission": bench.decommission, "backups": bench.backups}
 
 
 def main(argv=None):
@@ -327,12 +344,13 @@ def main(argv=None):
     ledger_db = tenants.create_ledger(capacity=sides.CAPACITY)
     backup_dir, workdir = tempfile.mkdtemp(prefix="bench-backups-"), tempfile.mkdtemp(prefix="bench-")
     bench = Bench(api, run_id, ledger_db, backup_dir, workdir, args.parallel)
-    floor = len(sides.baseline_tenant(f"bk{run_id}-floor", ledger_db, backup_dir)["objects"])
+    floor = None  # benchmarks 1-2: the objects of one tenant (checks the baseline playbook has a task for each)
     say(f"run {run_id}: scratch ledger {ledger_db}; tenants named bk{run_id}-*")
     started = time.monotonic()
     status = 0
     try:
         if only & {"1", "2"}:
+            floor = len(sides.baseline_tenant(f"bk{run_id}-floor", ledger_db, backup_dir)["objects"])
             bench.startup()
             for size in args.sizes:
                 bench.side_by_side(size)
@@ -340,6 +358,8 @@ def main(argv=None):
             bench.scale_curve(args.scale)
         if "4" in only and bench.fits(args.decommission, f"benchmark 4 with {args.decommission} tenants"):
             bench.decommission = decommission.run(run_id, ledger_db, backup_dir, args.decommission, args.dump_mb, say)
+        if "5" in only:
+            bench.backups = backups.run(args.backup_mb, args.backup_mb, say)
     except KeyboardInterrupt:
         say("interrupted: removing what this run created")
         status = 130
@@ -366,6 +386,8 @@ def main(argv=None):
         print(scale_table(bench))
     if bench.decommission:
         print(decommission_table(bench))
+    if bench.backups:
+        print(backups_table(bench.backups))
     for skipped in bench.skipped:
         print(f"\nnot run: {skipped}")
     if args.json:

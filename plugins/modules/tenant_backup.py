@@ -27,6 +27,13 @@ options:
     description: Seconds to wait for the backup Job.
     type: int
     default: 600
+  prune:
+    description:
+      - After the backup, apply the plan's retention (C(backups) in the plan - keep_daily, keep_weekly,
+        keep_monthly; Odoo.sh's 7, 4 and 3 by default) to the tenant's other backups, removing the others from the
+        store and marking them pruned in the ledger. Final backups of a removal are never pruned here.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - odoo_saas.kit.platform
   - odoo_saas.kit.platform.databases
@@ -65,6 +72,11 @@ backup:
       database: {key: acme/20261202-040506-manual-3fa2c1/database.dump, size: 52428800, sha256: 9f86d08..., entries: 812}
       filestore: {key: acme/20261202-040506-manual-3fa2c1/filestore.tar.gz, size: 52428800, sha256: 60303ae..., entries: 42}
     encrypted: false
+pruned:
+  description: The backup ids O(prune) removed (or would remove, in check mode).
+  returned: always
+  type: list
+  elements: str
 actions:
   description: What the run did (or would do, in check mode).
   returned: always
@@ -85,7 +97,8 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_backup 
 
 def main():
     module = AnsibleModule(argument_spec=platform_args(name=dict(type="str", required=True),
-                                                       wait_timeout=dict(type="int", default=600)),
+                                                       wait_timeout=dict(type="int", default=600),
+                                                       prune=dict(type="bool", default=False)),
                            supports_check_mode=True)
     result, failure = run_tenant_backup(module.params, module.check_mode)
     report(module, result, failure)

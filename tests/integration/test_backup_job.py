@@ -354,6 +354,11 @@ def test_the_job_is_admitted_by_the_tenant_namespace_and_reaches_only_its_databa
     pod = body["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsUser"] == 100 and pod["automountServiceAccountToken"] is False
     assert all(m["readOnly"] for m in pod["containers"][0]["volumeMounts"] if m["name"] == "filestore")
-    policy = jobs.network_policy(job, SHARED_1.name, 5432)
-    created = client.NetworkingV1Api(core.api_client).create_namespaced_network_policy(job.namespace, policy)
+    networking = client.NetworkingV1Api(core.api_client)
+    egress, database = jobs.network_policies(job, tenant["namespace"], 5432, dedicated=True)
+    for policy in (egress, database):
+        policy["metadata"]["name"] += "-admission-test"
+        networking.create_namespaced_network_policy(job.namespace, policy)
+    created = networking.read_namespaced_network_policy(egress["metadata"]["name"], job.namespace)
     assert created.spec.pod_selector.match_labels == {"app.kubernetes.io/name": jobs.BACKUP_PROGRAM}
+    assert [port.port for rule in created.spec.egress for port in rule.ports] == [5432, 443]

@@ -5,12 +5,15 @@ before any change: no ledger row, no Job."""
 
 from __future__ import annotations
 
+import os
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from kubernetes import client
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import backup_records, backup_set
+from ansible_collections.odoo_saas.kit.plugins.module_utils.crashpoints import VARIABLE
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import backup_records, backup_set, ledger
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.object_store import Target, open_store
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_backup import (
     run_tenant_backup, run_tenant_backups,
@@ -116,3 +119,80 @@ def test_refusals_come_before_any_change(api, ledger_db, tmp_path, prefix, tenan
     assert _jobs(api, tenant["namespace"]) == before
     with tenants.connect(tenants.LEDGER, ledger_db) as conn:
         assert len(backup_records.list_for(conn, tenant["name"])) == rows
+
+
+def test_a_removal_takes_its_final_backup_in_the_cluster_once_and_refuses_when_the_store_is_down(
+        api, ledger_db, tmp_path, prefix):
+    name = tenants.unique("tf")
+    result, failure = tenants.tenant(_params(ledger_db, tmp_path, prefix, name=name, plan="small"))
+    assert failure is None, failure
+    removal = _params(ledger_db, tmp_path, prefix, name=name, state="absent", confirm=name)
+    down = dict(removal, backup_target=dict(removal["backup_target"], endpoint="http://127.0.0.1:9"))
+    _result, failure = tenants.tenant(down)
+    assert failure is not None and "reachable" in failure, failure
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        assert ledger.get_tenant(conn, name).state == "active", "a refused removal changed the tenant"
+
+    killed = tenants.tenant_in_subprocess(removal, env=dict(os.environ, **{VARIABLE: "after-backup"}))
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    done, failure = tenants.tenant(removal)
+    assert failure is None, failure
+    assert done["tenant"]["state"] == "deleted"
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        finals = [b for b in backup_records.list_for(conn, name) if b.kind == "final"]
+    assert [b.state for b in finals] == ["complete"], "the rerun took a second final backup"
+    assert done["tenant"]["backup"]["location"].endswith(f"/{name}/{finals[0].id}")
+    assert not any(action.startswith("backup ") and "(check mode)" in action for action in done["actions"])
+    store = open_store(Target(kind="s3", endpoint=f"http://{object_store.endpoint()}", bucket=object_store.BUCKET,
+                              prefix=prefix, access_key=object_store.ACCESS_KEY, secret_key=object_store.secret_key()))
+    assert backup_set.read_manifest(store, name, finals[0].id).kind == "final"
+    assert any("reusing the final backup" in step for step in done["steps"])
+    first = killed.stderr
+    assert first.index("waiting for the pods") < first.index("backup Job"), "the final backup ran while Odoo could write"
+
+
+def _fake_backup(conn, store, tenant, when):
+    """A complete backup taken at `when`, in the ledger and (two small parts, a manifest) in the store."""
+    backup_id = backup_set.new_backup_id("scheduled", when)
+    parts = {}
+    for part in backup_set.PART_FILES:
+        key = backup_set.part_key(tenant, backup_id, part, False)
+        store.put_bytes(key, b"x")
+        parts[part] = backup_set.Part(key=key, size=1, sha256="0" * 64, entries=1)
+    manifest = backup_set.Manifest(tenant=tenant, backup_id=backup_id, kind="scheduled", plan="small",
+                                   odoo_version="18.0", database="db", started_at=when.isoformat(),
+                                   completed_at=when.isoformat(), encrypted_to=None, parts=parts)
+    store.put_bytes(backup_set.manifest_key(tenant, backup_id), manifest.to_json())
+    backup_records.start(conn, tenant, backup_id, "scheduled", "s3 test", started_at=when)
+    backup_records.complete(conn, tenant, manifest)
+    return backup_id
+
+
+def test_prune_applies_the_plans_retention_to_the_store_and_the_ledger(ledger_db, tmp_path, prefix):
+    name = tenants.unique("tp")
+    provisioned, failure = tenants.tenant(_params(ledger_db, tmp_path, prefix, name=name, plan="small"))
+    assert failure is None, failure
+    tenant = provisioned["tenant"]
+    store = open_store(Target(kind="s3", endpoint=f"http://{object_store.endpoint()}", bucket=object_store.BUCKET,
+                              prefix=prefix, access_key=object_store.ACCESS_KEY, secret_key=object_store.secret_key()))
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=120)
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        made = [_fake_backup(conn, store, tenant["name"], start + timedelta(days=day, hours=2)) for day in range(0, 120, 3)]
+    result, failure = run_tenant_backup(_params(ledger_db, tmp_path, prefix, name=tenant["name"], prune=True),
+                                        check_mode=False)
+    assert failure is None, failure
+    pruned = set(result["pruned"])
+    assert pruned and pruned < set(made)
+    listing = {m.backup_id for m in backup_set.list_backups(store, tenant["name"]).complete}
+    assert not pruned & listing and (set(made) - pruned) <= listing
+    assert not [key for key in store.keys(f"{tenant['name']}/") if key.split("/")[1] in pruned]
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        states = {b.id: b.state for b in backup_records.list_for(conn, tenant["name"])}
+    assert {backup_id for backup_id, state in states.items() if state == "pruned"} == pruned
+    # Kept: the new backup, and per the default policy at most 7 daily, 4 weekly and 3 monthly others.
+    assert result["backup"]["id"] in listing and len(set(made) - pruned) <= 7 + 4 + 3
+    again, failure = run_tenant_backup(_params(ledger_db, tmp_path, prefix, name=tenant["name"], prune=True),
+                                       check_mode=False)
+    assert failure is None, failure
+    # The same UTC day now has two backups: the policy keeps the newest, so only the first run's goes.
+    assert again["pruned"] == [result["backup"]["id"]]

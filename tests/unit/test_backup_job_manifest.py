@@ -85,3 +85,21 @@ def test_the_program_names_a_missing_variable_and_an_unknown_command():
     out = io.StringIO()
     assert main(["purge"], {}, out) == 1
     assert "command: 'purge' is not one of backup, restore" in out.getvalue()
+
+
+def test_backup_pods_reach_their_database_and_the_store_and_a_dedicated_server_admits_them():
+    shared = jobs.network_policies(_job(), "postgres-shared-1", 5432, closed_ranges=("10.1.0.0/16",))
+    assert [p["metadata"]["name"] for p in shared] == [jobs.NETWORK_POLICY]
+    database, store = shared[0]["spec"]["egress"]
+    assert database["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "postgres-shared-1"}
+    assert store["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.1.0.0/16"]}}]
+    assert store["ports"] == [{"protocol": "TCP", "port": 443}]
+    dedicated = jobs.network_policies(_job(), "tenant-acme", 5432, dedicated=True)
+    ingress = dedicated[1]["spec"]
+    assert ingress["policyTypes"] == ["Ingress"]
+    assert ingress["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": jobs.BACKUP_PROGRAM}}}]
+    named = jobs.network_policies(_job(target=jobs.BackupTargetSettings(kind="s3", endpoint="https://10.0.0.5:9000",
+                                                                        egress_cidrs=("10.0.0.5/32",), egress_port=9000)),
+                                  "postgres-shared-1", 5432, closed_ranges=("10.0.0.0/8",))
+    assert named[0]["spec"]["egress"][1] == {"to": [{"ipBlock": {"cidr": "10.0.0.5/32"}}],
+                                             "ports": [{"protocol": "TCP", "port": 9000}]}

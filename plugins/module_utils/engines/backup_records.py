@@ -74,6 +74,11 @@ def last_complete(conn, tenant):
     return found[0] if found else None
 
 
+def removal_started_at(conn, tenant):
+    """When the tenant's current removal began (its latest `deleting` event), or None."""
+    return conn.execute("SELECT max(at) FROM events WHERE tenant = %s AND action = 'deleting'", (tenant,)).fetchone()[0]
+
+
 def start(conn, tenant, backup_id, kind, target, encrypted_to=None, started_at=None):
     """Record a backup as running; False when it already has a row (a rerun)."""
     with conn.transaction():

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from ..engines import backup_records, backup_set, ledger
 from ..engines.connections import open_connections
 from ..errors import SaasError
-from ..operations.backups import open_target, take_backup
+from ..operations.backups import open_target, prune, take_backup
 from ..operations.run import Run
 from ..request.naming import check_tenant_name
 from ..request.spec import load_platform, load_wait_timeout
@@ -27,7 +27,7 @@ def run_tenant_backup(params, check_mode, progress=None):
         if progress:
             progress(message)
 
-    result = {"changed": False, "actions": [], "diff": [], "steps": steps, "backup": None}
+    result = {"changed": False, "actions": [], "diff": [], "steps": steps, "backup": None, "pruned": []}
     runs = []
 
     def body(opened):
@@ -39,8 +39,11 @@ def run_tenant_backup(params, check_mode, progress=None):
             ledger.lock_tenant(connections.ledger, name)
         run = Run(connections, platform, check_mode=check_mode, wait_timeout=wait_timeout, progress=say)
         runs.append(run)
-        taken = take_backup(run, ledger.get_tenant(connections.ledger, name))
+        record = ledger.get_tenant(connections.ledger, name)
+        taken = take_backup(run, record)
         result["backup"] = taken.as_dict() if taken else None
+        if params.get("prune"):
+            result["pruned"] = prune(run, record)
 
     failure = guarded(params, body)
     for run in runs:

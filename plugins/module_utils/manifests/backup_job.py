@@ -32,6 +32,7 @@ TARGET_MOUNT = "/backups"  # a directory target's volume
 BACKOFF_LIMIT = 1
 TTL_SECONDS = 7 * 24 * 3600  # finished Jobs (and their logs) stay a week, then go
 NETWORK_POLICY = "allow-backup-job"
+DATABASE_POLICY = "allow-database-from-backup-job"
 RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
 
 
@@ -172,9 +173,10 @@ def target_secret(job, access_key, secret_key, identity=""):
             "type": "Opaque", "stringData": data}
 
 
-def network_policy(job, database_namespace, database_port, closed_ranges=()):
+def network_policies(job, database_namespace, database_port, dedicated=False, closed_ranges=()):
     """Backup pods reach their database and the object store's endpoint, nothing else (DNS is
-    open to every pod of the namespace already)."""
+    open to every pod of the namespace already); a dedicated server, which admits Odoo's pods
+    only, also admits them."""
     egress = [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": database_namespace}},
                        "podSelector": {"matchLabels": {NAME_LABEL: POSTGRESQL}}}],
                "ports": [{"protocol": "TCP", "port": database_port}]}]
@@ -187,7 +189,13 @@ def network_policy(job, database_namespace, database_port, closed_ranges=()):
             blocks = [{"cidr": "0.0.0.0/0", **({"except": list(closed_ranges)} if closed_ranges else {})}]
         egress.append({"to": [{"ipBlock": block} for block in blocks],
                        "ports": [{"protocol": "TCP", "port": job.target.egress_port}]})
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": metadata(job, NETWORK_POLICY),
-            "spec": {"podSelector": {"matchLabels": {NAME_LABEL: BACKUP_PROGRAM}}, "policyTypes": ["Egress"],
-                     "egress": egress}}
+    backup_pods = {"matchLabels": {NAME_LABEL: BACKUP_PROGRAM}}
+    policies = [{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata(job, NETWORK_POLICY),
+                 "spec": {"podSelector": backup_pods, "policyTypes": ["Egress"], "egress": egress}}]
+    if dedicated:
+        policies.append({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata(job, DATABASE_POLICY),
+            "spec": {"podSelector": {"matchLabels": {NAME_LABEL: POSTGRESQL}}, "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [{"podSelector": backup_pods}],
+                                  "ports": [{"protocol": "TCP", "port": database_port}]}]}})
+    return policies

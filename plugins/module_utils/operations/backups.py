@@ -20,6 +20,7 @@ from ..engines.object_store import Target, open_store
 from ..errors import SaasError
 from ..manifests import backup_job as jobs
 from ..manifests.base import DEDICATED, POSTGRES_PORT
+from . import retention
 
 BACKUP_STATES = ("active", "suspended")
 
@@ -63,9 +64,10 @@ def backup_job_of(record, settings, backup_id):
 
 
 def job_objects(run, record, settings, job):
-    database_namespace = record.namespace if record.db_strategy == DEDICATED else record.server
+    dedicated = record.db_strategy == DEDICATED
     return [jobs.target_secret(job, settings.access_key, settings.secret_key),
-            jobs.network_policy(job, database_namespace, POSTGRES_PORT, run.platform.closed_ranges),
+            *jobs.network_policies(job, record.namespace if dedicated else record.server, POSTGRES_PORT, dedicated,
+                                   run.platform.closed_ranges),
             jobs.backup_job(job)]
 
 
@@ -84,11 +86,28 @@ def _program_message(run, job):
     return None
 
 
+def final_backups_of_this_removal(run, record):
+    """The final backups of the tenant's current removal (not of an earlier life of its name)."""
+    since = backup_records.removal_started_at(run.ledger, record.name)
+    return [b for b in backup_records.list_for(run.ledger, record.name, ("running", "complete"))
+            if b.kind == "final" and since is not None and b.started_at >= since]
+
+
 def take_backup(run, record, kind="manual"):
-    """Back the tenant up now; returns its BackupRecord (None in check mode)."""
-    _refuse_unless_backable(record)
+    """Back the tenant up now; returns its BackupRecord (None in check mode). A final backup
+    (kind final, for a removal that has recorded the tenant deleting) is taken once per removal:
+    a rerun reuses the one that completed."""
+    if kind == "final":
+        earlier = final_backups_of_this_removal(run, record)
+        done = [b for b in earlier if b.state == "complete"]
+        if done:
+            run.say(f"reusing the final backup {done[0].id}, taken by an earlier run of this removal")
+            return done[0]
+        running = earlier
+    else:
+        _refuse_unless_backable(record)
+        running = [b for b in backup_records.list_for(run.ledger, record.name, ("running",)) if b.kind == kind]
     settings, store = open_target(run)
-    running = [b for b in backup_records.list_for(run.ledger, record.name, ("running",)) if b.kind == kind]
     backup_id = running[0].id if running else backup_set.new_backup_id(kind)
     job = backup_job_of(record, settings, backup_id)
     if run.check_mode:
@@ -121,3 +140,28 @@ def take_backup(run, record, kind="manual"):
     run.actions.append(f"backup {record.name} -> {settings.target.describe()}/{record.name}/{backup_id} "
                        f"({manifest.size} bytes, database and filestore verified)")
     return backup_records.get(run.ledger, record.name, backup_id)
+
+
+def prune(run, record):
+    """Apply the tenant's plan retention (operations/retention) to its backups: each pruned one
+    leaves the store (manifest first, so it is invisible at once), then its row says pruned. A
+    rerun after a kill removes what is left of the same choice, never more. Returns the ids."""
+    plan = run.platform.plans.get(record.plan)
+    if plan is None:
+        raise SaasError(f"tenant {record.name} is on plan {record.plan}, which the inventory no longer defines: its "
+                        "retention is unknown, so nothing is pruned")
+    _settings, store = open_target(run)
+    # Rows carried over from a tenant row (migration 4) are files on a controller, not in the store.
+    in_store = [b for b in backup_records.list_for(run.ledger, record.name, ("complete", "failed"))
+                if backup_set.BACKUP_ID.match(b.id)]
+    choice = retention.choose(in_store, plan.backups)
+    for backup_id in choice.prune:
+        if run.check_mode:
+            run.actions.append(f"prune backup {record.name}/{backup_id} (check mode)")
+            continue
+        removed = backup_set.delete_backup(store, record.name, backup_id)
+        backup_records.mark_pruned(run.ledger, record.name, [backup_id])
+        run.actions.append(f"pruned backup {record.name}/{backup_id} ({removed} objects)")
+    if choice.prune:
+        run.changed = True
+    return list(choice.prune)

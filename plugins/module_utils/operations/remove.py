@@ -1,17 +1,27 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Decommission (state: absent): a verified backup first, pods gone, sessions ended, database and
-role dropped, the namespace deleted and waited for; the ledger keeps the tenant as deleted."""
+role dropped, the namespace deleted and waited for; the ledger keeps the tenant as deleted.
+
+With a backup target configured (backup_target), the final backup is taken in the cluster by a
+backup Job (operations/backups), after Odoo's pods stopped and before a dedicated server is
+scaled down, so it works from any controller and for dedicated tenants; the store is checked
+before anything changes. Without one, it is written on the controller (operations/final_backup),
+which must then be able to read the filestore volume."""
 
 from __future__ import annotations
 
 from ..crashpoints import reached
-from ..engines import filestore, ledger, pg
+from ..engines import backup, filestore, ledger, pg
 from ..errors import ConflictError, SpecError
 from ..manifests import tenant as manifests
 from ..request import naming
+from ..manifests.base import NAME_LABEL, ODOO
+from .backups import final_backups_of_this_removal, open_target, take_backup as take_backup_in_cluster
 from .final_backup import backup_database, backup_filestore, refuse_what_cannot_be_backed_up
 from .steps import ensure_access, stop_pods
+
+ODOO_PODS = f"{NAME_LABEL}={ODOO}"
 
 
 def remove(run, name, confirm, take_backup=True):
@@ -30,7 +40,11 @@ def remove(run, name, confirm, take_backup=True):
     if record is None:
         raise ConflictError(f"namespace {naming.namespace_for(name)} exists but the ledger has no tenant {name}: "
                             "remove the namespace by hand after checking what it holds")
-    refuse_what_cannot_be_backed_up(record, take_backup)
+    in_cluster = take_backup and run.platform.backups is not None
+    if in_cluster:
+        open_target(run)  # an unreachable store, or keys it refuses, stop the removal before any change
+    else:
+        refuse_what_cannot_be_backed_up(record, take_backup)
     # A namespace already terminating (a removal killed while waiting for it, or a delete by
     # hand) has lost its RoleBinding, or soon will: nothing inside it is read or changed.
     terminating = namespace_exists and bool(live_namespace["metadata"].get("deletionTimestamp"))
@@ -38,9 +52,9 @@ def remove(run, name, confirm, take_backup=True):
         ensure_access(run, record.namespace, [manifests.automation_binding(record, run.platform)])
     # Found before anything changes: a filestore this controller cannot read stops the removal here.
     store = None
-    if take_backup and namespace_exists and not terminating:
+    if take_backup and not in_cluster and namespace_exists and not terminating:
         store = filestore.volume_directory(run.kube, record.namespace, manifests.FILESTORE_CLAIM)
-    elif take_backup and terminating and not (record.filestore_backup or {}).get("location"):
+    elif take_backup and not in_cluster and terminating and not (record.filestore_backup or {}).get("location"):
         run.warn(f"namespace {record.namespace} was already terminating: its filestore could not be archived")
     if ledger.set_state(run.ledger, name, "deleting", run.check_mode):
         run.record_ledger(f"tenant {name} is deleting")
@@ -48,11 +62,18 @@ def remove(run, name, confirm, take_backup=True):
     # Pods first: the backup must hold every write Odoo made, to the database and the filestore.
     if terminating:
         run.say(f"namespace {record.namespace} is terminating: Kubernetes is removing its pods")
+    elif namespace_exists and in_cluster:
+        stop_pods(run, record, kinds=("Deployment",), label_selector=ODOO_PODS)  # its database serves the Job
     elif namespace_exists:
         stop_pods(run, record)
     reached("after-pods-stopped")
-    saved = backup_database(run, record) if take_backup else None
-    if take_backup:
+    saved = None
+    if in_cluster:
+        saved = _final_backup_in_cluster(run, record, terminating)
+        if namespace_exists and not terminating:
+            stop_pods(run, record)
+    elif take_backup:
+        saved = backup_database(run, record)
         backup_filestore(run, ledger.get_tenant(run.ledger, name) or record, store)
     reached("after-backup")
     if record.db_strategy == "shared" and record.server:
@@ -71,6 +92,21 @@ def remove(run, name, confirm, take_backup=True):
     if ledger.set_state(run.ledger, name, "deleted", run.check_mode, **details):
         run.record_ledger(f"tenant {name} is deleted" + (f"; backup {saved.path}" if saved else ""))
     return ledger.get_tenant(run.ledger, name)
+
+
+def _final_backup_in_cluster(run, record, terminating):
+    """The removal's final backup as the tenant row records it (BackupResult), or None. In a
+    namespace already terminating no Job can run: only a final backup this removal completed
+    before counts."""
+    if terminating and not any(b.state == "complete" for b in final_backups_of_this_removal(run, record)):
+        run.warn(f"namespace {record.namespace} was already terminating and no final backup of this removal was "
+                 "complete: none could be taken")
+        return None
+    taken = take_backup_in_cluster(run, record, kind="final")
+    if taken is None:  # check mode
+        return None
+    return backup.BackupResult(path=f"{taken.target}/{record.name}/{taken.id}", size=taken.size or 0, entries=0,
+                               sha256=(taken.parts or {}).get("database", {}).get("sha256", ""))
 
 
 def decommission(run, request):

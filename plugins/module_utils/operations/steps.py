@@ -106,12 +106,13 @@ def check_plan_fits_nodes(run, spec):
     node_fit.check_plan_fits_nodes(spec.plan, spec.db_strategy, nodes, f"plans.{spec.plan.name}")
 
 
-def stop_pods(run, record):
+def stop_pods(run, record, kinds=("Deployment", "StatefulSet"), label_selector=None):
     """Scale Odoo (and a dedicated PostgreSQL) to 0 and wait until no pod may hold a database
     session. Pods that never started hold none: they are deleted, never waited for, and an
-    unfinished init Job goes with its pods (else it would make new ones)."""
+    unfinished init Job goes with its pods (else it would make new ones). `kinds` and
+    `label_selector`: Odoo alone, its dedicated server kept up (for a backup Job)."""
     namespace = record.namespace
-    for kind in ("Deployment", "StatefulSet"):
+    for kind in kinds:
         for obj in run.kube.list("apps/v1", kind, namespace):
             if (obj.get("spec") or {}).get("replicas", 0) == 0:
                 continue
@@ -124,7 +125,7 @@ def stop_pods(run, record):
     delete_unfinished_init_job(run, namespace)
     if not run.check_mode:
         run.say(f"waiting for the pods of {namespace} to stop")
-        run.kube.wait(f"the pods of {namespace} to stop", lambda: not live_pods(run, namespace),
+        run.kube.wait(f"the pods of {namespace} to stop", lambda: not live_pods(run, namespace, label_selector),
                       run.wait_timeout, progress=run.say)
 
 
@@ -138,11 +139,11 @@ def delete_unfinished_init_job(run, namespace):
     run.kube.delete("batch/v1", "Job", INIT_JOB, namespace, check_mode=run.check_mode, live=job, propagation="Background")
 
 
-def live_pods(run, namespace):
+def live_pods(run, namespace, label_selector=None):
     """Pods that may still hold database sessions (a finished Job's pod does not). Pods that
     never started are deleted here rather than waited for."""
     live = []
-    for pod in run.kube.list("v1", "Pod", namespace):
+    for pod in run.kube.list("v1", "Pod", namespace, label_selector=label_selector):
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         if never_started(pod):
