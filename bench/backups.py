@@ -41,7 +41,7 @@ def _fill(database, db_mb):
     with tenants.connect(SERVER, database) as conn:
         conn.execute("CREATE TABLE blobs (id serial PRIMARY KEY, data bytea NOT NULL)")
         with conn.cursor().copy("COPY blobs (data) FROM STDIN") as copy:
-            for _ in range(db_mb):
+            for _megabyte in range(db_mb):
                 copy.write_row((os.urandom(CHUNK),))
 
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
+import subprocess
 import uuid
+import zipfile
 
 import psycopg
 import pytest
@@ -24,6 +27,7 @@ from kubernetes import client
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.crashpoints import VARIABLE
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import backup_set, encryption
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.backup import find_tool
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.object_store import Target, open_store
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import backup_job as jobs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request import job_contract
@@ -362,3 +366,61 @@ def test_the_job_is_admitted_by_the_tenant_namespace_and_reaches_only_its_databa
     created = networking.read_namespaced_network_policy(egress["metadata"]["name"], job.namespace)
     assert created.spec.pod_selector.match_labels == {"app.kubernetes.io/name": jobs.BACKUP_PROGRAM}
     assert [port.port for rule in created.spec.egress for port in rule.ports] == [5432, 443]
+
+
+def _odoo_export(core, record, path, version="18.0", extra_members=(), without=()):
+    """An export as Odoo's database manager writes it: dump.sql from pg_dump --no-owner (plain
+    SQL), filestore/ holding the files of filestore/<db>, manifest.json."""
+    dump = subprocess.run([find_tool("pg_dump"), "--no-owner", "--format=plain", "--host=127.0.0.1",
+                           f"--port={SHARED_1.port}", "--username=postgres", f"--dbname={record['database']['name']}"],
+                          capture_output=True, check=True, env=dict(os.environ, PGPASSWORD=SHARED_1.password())).stdout
+    manifest = {"odoo_dump": "1", "db_name": record["database"]["name"], "version": version,
+                "version_info": [int(version.split(".")[0]), 0, 0, "final", 0, ""], "major_version": version,
+                "pg_version": "15.0", "modules": {"base": f"{version}.1.3", "sale": f"{version}.1.2"}}
+    source = _filestore_of(core, record)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as export:
+        if "dump.sql" not in without:
+            export.writestr("dump.sql", dump)
+        export.writestr("manifest.json", json.dumps(manifest))
+        for root, _dirs, names in os.walk(source):
+            for name in names:
+                full = os.path.join(root, name)
+                export.write(full, "filestore/" + os.path.relpath(full, source))
+        for name, data in extra_members:
+            export.writestr(name, data)
+
+
+def _import(core, batch, into, prefix, export_path):
+    key = f"imports/{uuid.uuid4().hex[:8]}.zip"
+    _store(prefix).put_file(key, str(export_path))
+    job = _job_of(into, "import", "", _target_settings(prefix), run_id=f"import-{uuid.uuid4().hex[:8]}", import_key=key)
+    batch.create_namespaced_job(job.namespace, jobs.backup_job(job))
+    return run_job(core, batch, job.namespace, job.job_name)
+
+
+def test_an_odoo_export_zip_is_imported_as_the_new_tenant_with_its_filestore(core, batch, tenant, copy, prefix, tmp_path):
+    _odoo_export(core, tenant, tmp_path / "export.zip")
+    _emptied(core, copy)
+    imported = _import(core, batch, copy, prefix, tmp_path / "export.zip")
+    assert imported.returncode == 0, imported.output
+    assert imported.result["changed"] is True and imported.result["files"] == 3
+    _same_data(core, tenant, copy)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("odoo 17", "is an Odoo 17.0 database and the tenant runs Odoo 18.0"),
+    ("no dump", "is not an Odoo database export: it has no dump.sql"),
+    ("escape", "is outside filestore/"),
+])
+def test_an_export_that_is_not_one_or_of_another_version_is_refused_untouched(
+        core, batch, tenant, copy, prefix, tmp_path, case, expected):
+    _odoo_export(core, tenant, tmp_path / "export.zip", version="17.0" if case == "odoo 17" else "18.0",
+                 without=("dump.sql",) if case == "no dump" else (),
+                 extra_members=(("filestore/../../escaped", b"x"),) if case == "escape" else ())
+    _emptied(core, copy)
+    refused = _import(core, batch, copy, prefix, tmp_path / "export.zip")
+    assert refused.returncode == 1 and expected in refused.result["msg"], refused.output
+    with _as_tenant(core, copy["namespace"]) as conn:
+        assert _fingerprint(conn) == {"extensions": ("plpgsql",)}
+    assert not os.path.exists(_filestore_of(core, copy))
+    assert not os.path.exists(os.path.join(_volume(core, copy["namespace"]), "escaped"))

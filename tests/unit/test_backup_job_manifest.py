@@ -22,6 +22,8 @@ def _job(command="backup", target=S3, **overrides):
     values = dict(name="acme", namespace="tenant-acme", command=command, backup_id="20261202-010203-manual-abc123",
                   database="acme", plan="small", odoo_version="18.0", image="localhost:32000/odoo-saas-backup:1",
                   target=target)
+    if command == "import":
+        values.update(import_key="imports/acme.zip", run_id="import-1")
     values.update(overrides)
     return jobs.BackupJob(**values)
 
@@ -43,7 +45,7 @@ def test_the_job_gives_its_program_everything_it_reads(command, target):
     built = program.target()
     assert built.kind == target.kind and built.prefix == "prod"
     assert program.database().dbname == "acme"
-    for name in (env.TENANT, env.BACKUP_ID, env.FILESTORE, env.SCRATCH):
+    for name in (env.TENANT, env.IMPORT_KEY if command == "import" else env.BACKUP_ID, env.FILESTORE, env.SCRATCH):
         assert program.need(name)
     assert body["spec"]["template"]["spec"]["containers"][0]["command"] == [
         "python3", "-m", env.PROGRAM_MODULE, command]
@@ -84,7 +86,7 @@ def test_the_program_names_a_missing_variable_and_an_unknown_command():
     assert "ODOO_SAAS_TENANT is not set" in out.getvalue()
     out = io.StringIO()
     assert main(["purge"], {}, out) == 1
-    assert "command: 'purge' is not one of backup, restore" in out.getvalue()
+    assert "command: 'purge' is not one of backup, restore, import" in out.getvalue()
 
 
 def test_backup_pods_reach_their_database_and_the_store_and_a_dedicated_server_admits_them():

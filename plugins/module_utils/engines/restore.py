@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import zipfile
 
 from ..crashpoints import reached
 from ..errors import SaasError
@@ -87,11 +88,23 @@ def database_state(server, database: str, backup_name: str) -> str:
         return "empty"
 
 
-def restore_database(server, database: str, dump: str, backup_name: str, say) -> bool:
-    """Restore the dump into `database` (its owner connects); False when it already was."""
+def _load_command(server, database, path, kind):
+    connection = ["--no-password", f"--host={server.host}", f"--port={server.port}", f"--username={server.user}",
+                  f"--dbname={database}"]
+    if kind == "custom":  # our backups: pg_dump --format=custom
+        return "pg_restore", [find_tool("pg_restore"), "--no-owner", "--no-acl", "--single-transaction",
+                              "--exit-on-error", *connection, path]
+    # An Odoo database-manager export: dump.sql, plain SQL from pg_dump --no-owner.
+    return "psql", [find_tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+                    *connection, f"--file={path}"]
+
+
+def restore_database(server, database: str, dump: str, backup_name: str, say, kind="custom") -> bool:
+    """Load the dump (kind custom: pg_restore; sql: psql) into `database` as its owner, in one
+    transaction; False when it already holds it."""
     state = database_state(server, database, backup_name)
     if state == "restored":
-        say(f"database {database} already holds backup {backup_name}")
+        say(f"database {database} already holds {backup_name}")
         return False
     with _connect(server, database) as conn:
         if state == "restoring":
@@ -99,13 +112,11 @@ def restore_database(server, database: str, dump: str, backup_name: str, say) ->
             _empty_public_schema(conn)
         _set_comment(conn, database, RESTORING + backup_name)
     reached("restore:marked")
-    command = [find_tool("pg_restore"), "--no-owner", "--no-acl", "--single-transaction", "--exit-on-error",
-               "--no-password", f"--host={server.host}", f"--port={server.port}", f"--username={server.user}",
-               f"--dbname={database}", dump]
+    tool, command = _load_command(server, database, dump, kind)
     completed = subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
                                env=_client_environment(server))
     if completed.returncode != 0:
-        raise RestoreError(f"pg_restore into database {database} failed: "
+        raise RestoreError(f"{tool} into database {database} failed: "
                            f"{_tail(completed.stderr, server.password) or 'exit ' + str(completed.returncode)}. "
                            "Nothing of it was kept (one transaction); fix the cause and run again.")
     reached("restore:database-restored")
@@ -114,12 +125,16 @@ def restore_database(server, database: str, dump: str, backup_name: str, say) ->
     return True
 
 
+def check_member_name(name: str, what: str) -> None:
+    """Refuse a member that is not under filestore/ or climbs out of it."""
+    parts = name.split("/")
+    if parts[0] != "filestore" or ".." in parts or name.startswith("/"):
+        raise RestoreError(f"{what} member {name!r} is outside filestore/: refused; nothing was restored.")
+
+
 def _safe_members(archive):
     for member in archive:
-        parts = member.name.split("/")
-        if parts[0] != "filestore" or ".." in parts or member.name.startswith("/"):
-            raise RestoreError(f"filestore archive member {member.name!r} is outside filestore/: the archive is not "
-                               "one of ours; nothing was restored.")
+        check_member_name(member.name, "filestore archive")
         if not (member.isdir() or member.isfile()):
             raise RestoreError(f"filestore archive member {member.name!r} is a link or device: refused; nothing was "
                                "restored.")
@@ -130,7 +145,24 @@ def filestore_in_place(target: str) -> bool:
     return os.path.isdir(target) and bool(os.listdir(target)) and not os.path.isdir(target + ".restoring")
 
 
-def stage_filestore(archive_path: str, target: str) -> str:
+def _extract_tar(archive_path, into):
+    with tarfile.open(archive_path, "r:gz") as archive:
+        archive.extractall(into, members=_safe_members(archive), filter="data")
+
+
+def extract_zip_filestore(zip_path, into):
+    """The filestore/ members of an Odoo export (zip) into `into`; other members are left alone."""
+    with zipfile.ZipFile(zip_path) as export:
+        for info in export.infolist():
+            if not info.filename.startswith("filestore/"):
+                continue
+            check_member_name(info.filename, "export")
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise RestoreError(f"export member {info.filename!r} is a symbolic link: refused; nothing was restored.")
+            export.extract(info, into)
+
+
+def stage_filestore(archive_path: str, target: str, extract=_extract_tar) -> str:
     """Extract the archive's filestore/ into `<target>.restoring`. A non-empty target is refused."""
     staging = target + ".restoring"
     if os.path.isdir(target) and os.listdir(target):
@@ -142,8 +174,7 @@ def stage_filestore(archive_path: str, target: str) -> str:
     if os.path.isdir(unpacked):
         shutil.rmtree(unpacked)
     os.makedirs(unpacked, mode=0o700)
-    with tarfile.open(archive_path, "r:gz") as archive:
-        archive.extractall(unpacked, members=_safe_members(archive), filter="data")
+    extract(archive_path, unpacked)
     os.makedirs(os.path.join(unpacked, "filestore"), exist_ok=True)
     os.rename(os.path.join(unpacked, "filestore"), staging)
     os.rmdir(unpacked)

@@ -53,6 +53,7 @@ class BackupJob:
     source_tenant: str = ""  # restore: whose backup, when not the tenant's own
     filestore_database: str = ""  # restore: the directory filestore/<this> to fill (default: database)
     run_id: str = ""  # names the Job when one backup is restored more than once (default: the backup id)
+    import_key: str = ""  # import: the Odoo export's key in the store
     deadline_seconds: int = 6 * 3600
     extra_labels: dict = field(default_factory=dict)
 
@@ -69,6 +70,8 @@ def _check(job):
                         "Job name (lower-case letters, digits and -, at most 63 in all)")
     if job.target.kind not in ("s3", "directory"):
         raise SpecError("backup_target.kind", "must be s3 or directory")
+    if job.command == "import" and not (job.import_key and job.run_id):
+        raise SpecError("import_key", "an import needs the export's key in the store and a run_id naming its Job")
     if job.odoo_version not in ODOO_USER_IDS:
         raise SpecError("odoo_version", f"must be one of {', '.join(sorted(ODOO_USER_IDS))}")
 
@@ -86,10 +89,13 @@ def _from_secret(name, secret, key, optional=False):
 
 def environment(job):
     filestore_db = job.filestore_database or job.database
-    variables = [_value(env.TENANT, job.name), _value(env.BACKUP_ID, job.backup_id), _value(env.PLAN, job.plan),
-                 _value(env.ODOO_VERSION, job.odoo_version), _value(env.KIND, job.backup_id.split("-")[2]),
+    variables = [_value(env.TENANT, job.name), _value(env.PLAN, job.plan), _value(env.ODOO_VERSION, job.odoo_version),
                  _value(env.FILESTORE, f"{DATA_DIR}/filestore/{filestore_db}"), _value(env.SCRATCH, SCRATCH_DIR),
                  _value(env.TARGET_KIND, job.target.kind)]
+    if job.command == "import":
+        variables.append(_value(env.IMPORT_KEY, job.import_key))
+    else:
+        variables += [_value(env.BACKUP_ID, job.backup_id), _value(env.KIND, job.backup_id.split("-")[2])]
     # The tenant's own credentials; the database is named here: a restore may fill one beside the tenant's.
     variables += [_from_secret(name, DB_SECRET, key) for name, key in env.DB_SECRET_KEYS.items() if name != env.PGDATABASE]
     variables.append(_value(env.PGDATABASE, job.database))

@@ -4,6 +4,7 @@
 
     python3 -m ansible_collections.odoo_saas.kit.plugins.module_utils.programs.backup_job backup
     python3 -m ansible_collections.odoo_saas.kit.plugins.module_utils.programs.backup_job restore
+    python3 -m ansible_collections.odoo_saas.kit.plugins.module_utils.programs.backup_job import
 
 Everything comes from the environment (request/job_contract): the tenant, the backup id, the
 database through libpq's variables, the filestore directory on the mounted claim, a scratch
@@ -20,6 +21,10 @@ restore: the manifest, each part downloaded and checked against its sha256 befor
          is touched, decrypted, read back whole; then the filestore staged beside its place,
          the database restored in one transaction, the filestore renamed into place
          (engines/restore).
+import:  an Odoo database-manager export (zip) from the store, checked (engines/odoo_export:
+         an Odoo dump of the tenant's major version, members inside filestore/), its dump.sql
+         loaded by psql in one transaction as the tenant's role, its filestore staged and
+         renamed into place the same way.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import time
 from datetime import datetime, timezone
 
 from ..crashpoints import reached
-from ..engines import backup, backup_set, encryption, filestore, restore
+from ..engines import backup, backup_set, encryption, filestore, odoo_export, restore
 from ..engines.object_store import Target, open_store
 from ..engines.pg import ServerConnection
 from ..errors import SaasError
@@ -90,6 +95,15 @@ class Program:
             shutil.rmtree(path)
         os.makedirs(path, mode=0o700)
         return path
+
+    def restore_ends(self, reading):
+        """Where a restore or an import writes (the database, the filestore directory) and the
+        store it reads from, checked."""
+        server, target_dir = self.database(), self.need(env_names.FILESTORE)
+        store = open_store(self.target())
+        self.say(f"reading {reading} from {store.target.describe()}")
+        store.check()
+        return server, target_dir, store
 
     def secrets(self):
         return [self.environ.get(name, "") for name in env_names.SECRET_VARIABLES]
@@ -174,12 +188,8 @@ def run_restore(program):
     source_tenant = program.environ.get(env_names.SOURCE_TENANT) or program.need(env_names.TENANT)
     backup_id = program.need(env_names.BACKUP_ID)
     backup_set.check_backup_id(backup_id, env_names.BACKUP_ID)
-    server = program.database()
-    target_dir = program.need(env_names.FILESTORE)
     name = f"{source_tenant}/{backup_id}"
-    store = open_store(program.target())
-    program.say(f"reading backup {name} from {store.target.describe()}")
-    store.check()
+    server, target_dir, store = program.restore_ends(f"backup {name}")
     manifest = backup_set.read_manifest(store, source_tenant, backup_id)
     if manifest is None:
         raise backup_set.BackupSetError(f"{env_names.BACKUP_ID}: tenant {source_tenant} has no complete backup "
@@ -208,23 +218,60 @@ def run_restore(program):
     return manifest, True
 
 
+def run_import(program):
+    key = program.need(env_names.IMPORT_KEY)
+    name = f"import {key}"
+    server, target_dir, store = program.restore_ends(f"the Odoo export {key}")
+    size = store.size(key)
+    if size is None:
+        raise backup_set.BackupSetError(f"{env_names.IMPORT_KEY}: {store.target.describe()} holds no {key}: upload the "
+                                        "export there first; nothing was imported.")
+    state = restore.database_state(server, server.dbname, name)
+    if state == "restored" and restore.filestore_in_place(target_dir):
+        program.say(f"{key} is already imported into {server.dbname}")
+        return {"imported": key, "size": size, "tenant": program.need(env_names.TENANT)}, False
+    work = program.scratch("import")
+    export = os.path.join(work, "export.zip")
+    store.get_file(key, export)
+    found = odoo_export.read_export(export, program.need(env_names.ODOO_VERSION), key)
+    program.say(f"an Odoo {found.version} export of {found.db_name or 'a database'}: {len(found.modules)} modules, "
+                f"{found.files} filestore files")
+    dump = os.path.join(work, odoo_export.DUMP)
+    odoo_export.extract_dump(export, dump)
+    staging = restore.stage_filestore(export, target_dir, extract=restore.extract_zip_filestore)
+    program.say(f"loading dump.sql into database {server.dbname} (one transaction)")
+    restore.restore_database(server, server.dbname, dump, name, program.say, kind="sql")
+    restore.place_filestore(staging, target_dir)
+    reached("import-job:complete")
+    shutil.rmtree(work)
+    program.say(f"{key} imported into database {server.dbname} and {target_dir}")
+    return {"imported": key, "size": size, "tenant": program.need(env_names.TENANT), "modules": len(found.modules),
+            "files": found.files}, True
+
+
+def _summary(manifest, changed):
+    return {"backup_id": manifest.backup_id, "tenant": manifest.tenant, "size": manifest.size,
+            "parts": {name: part.sha256 for name, part in manifest.parts.items()}}, changed
+
+
 def main(argv=None, environ=None, out=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     program = Program(os.environ if environ is None else environ, out or sys.stdout)
     command = argv[0] if argv else ""
     try:
         if command == "backup":
-            manifest, changed = run_backup(program)
+            summary, changed = _summary(*run_backup(program))
         elif command == "restore":
-            manifest, changed = run_restore(program)
+            summary, changed = _summary(*run_restore(program))
+        elif command == "import":
+            summary, changed = run_import(program)
         else:
             raise ProgramError(f"command: {command!r} is not one of {', '.join(env_names.COMMANDS)}")
     except (SaasError, OSError) as error:
         message = redact_text(str(error), program.secrets())
         program.emit(json.dumps({"failed": True, "msg": message}))
         return 1
-    program.emit(json.dumps({"changed": changed, "backup_id": manifest.backup_id, "tenant": manifest.tenant,
-                             "size": manifest.size, "parts": {name: part.sha256 for name, part in manifest.parts.items()}}))
+    program.emit(json.dumps({"changed": changed, **summary}))
     return 0
 
 

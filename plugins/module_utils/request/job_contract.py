@@ -12,7 +12,7 @@ never as values in the Job.
 from __future__ import annotations
 
 PROGRAM_MODULE = "ansible_collections.odoo_saas.kit.plugins.module_utils.programs.backup_job"
-COMMANDS = ("backup", "restore")
+COMMANDS = ("backup", "restore", "import")
 
 TENANT = "ODOO_SAAS_TENANT"  # backup: the tenant backed up; restore: the tenant restored into
 SOURCE_TENANT = "ODOO_SAAS_SOURCE_TENANT"  # restore: whose backup (another tenant's, for a clone)
@@ -24,6 +24,7 @@ FILESTORE = "ODOO_SAAS_FILESTORE"  # backup: filestore/<database> on the claim; 
 SCRATCH = "ODOO_SAAS_SCRATCH"  # an emptyDir for the parts on their way
 ENCRYPT_TO = "ODOO_SAAS_ENCRYPT_TO"  # an age recipient (public key); unset: parts are not encrypted
 IDENTITY = "ODOO_SAAS_IDENTITY"  # restore: the age identity (secret key)
+IMPORT_KEY = "ODOO_SAAS_IMPORT_KEY"  # import: the export's key in the store (below the prefix)
 
 TARGET_KIND = "ODOO_SAAS_TARGET_KIND"
 TARGET_PATH = "ODOO_SAAS_TARGET_PATH"
