@@ -84,16 +84,29 @@ def params(ledger_db, backup_dir, **overrides):
     return values
 
 
+def with_backup_target(ledger_db, backup_dir, prefix, **overrides):
+    """Module parameters with the local SeaweedFS as backup target under `prefix`, and the
+    kubelet stand-in's image for the Jobs (it runs their pods)."""
+    from tests.cluster import object_store
+    from tests.cluster.job_kubelet import STAND_IN_IMAGE
+
+    target = {"kind": "s3", "endpoint": f"http://{object_store.endpoint()}", "bucket": object_store.BUCKET,
+              "prefix": prefix, "access_key": object_store.ACCESS_KEY, "secret_key": object_store.secret_key(),
+              "egress_cidrs": ["127.0.0.1/32"]}
+    return params(ledger_db, backup_dir, backup_target=target, backup_image=STAND_IN_IMAGE, **overrides)
+
+
 def tenant(module_params, check_mode=False):
     """Run the tenant module's core in this process; returns (result, failure)."""
     return run_tenant(module_params, check_mode)
 
 
-def tenant_in_subprocess(module_params, env=None):
-    """Run the tenant module's core in a child process (which a crash point may kill)."""
+def tenant_in_subprocess(module_params, env=None, entry=("tenant", "run_tenant")):
+    """Run a module's core (front/<entry[0]>.<entry[1]>, the tenant module's by default) in a
+    child process, which a crash point may kill."""
     code = ("import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
-            "from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import run_tenant\n"
-            "result, failure = run_tenant(json.load(sys.stdin), False, progress=lambda m: print(m, file=sys.stderr))\n"
+            f"from ansible_collections.odoo_saas.kit.plugins.module_utils.front.{entry[0]} import {entry[1]} as run\n"
+            "result, failure = run(json.load(sys.stdin), False, progress=lambda m: print(m, file=sys.stderr))\n"
             "print(json.dumps({'result': result, 'failure': failure}))\n")
     return subprocess.run([sys.executable, "-c", code, str(REPO / "collections"), str(REPO)],
                           input=json.dumps(module_params), capture_output=True, text=True, env=env, timeout=300,

@@ -368,7 +368,7 @@ def test_the_job_is_admitted_by_the_tenant_namespace_and_reaches_only_its_databa
     assert [port.port for rule in created.spec.egress for port in rule.ports] == [5432, 443]
 
 
-def _odoo_export(core, record, path, version="18.0", extra_members=(), without=()):
+def _odoo_export(core, record, path, version="18.0", extra_members=(), without=(), dump_suffix=b""):
     """An export as Odoo's database manager writes it: dump.sql from pg_dump --no-owner (plain
     SQL), filestore/ holding the files of filestore/<db>, manifest.json."""
     dump = subprocess.run([find_tool("pg_dump"), "--no-owner", "--format=plain", "--host=127.0.0.1",
@@ -380,7 +380,7 @@ def _odoo_export(core, record, path, version="18.0", extra_members=(), without=(
     source = _filestore_of(core, record)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as export:
         if "dump.sql" not in without:
-            export.writestr("dump.sql", dump)
+            export.writestr("dump.sql", dump + dump_suffix)
         export.writestr("manifest.json", json.dumps(manifest))
         for root, _dirs, names in os.walk(source):
             for name in names:
@@ -424,3 +424,109 @@ def test_an_export_that_is_not_one_or_of_another_version_is_refused_untouched(
         assert _fingerprint(conn) == {"extensions": ("plpgsql",)}
     assert not os.path.exists(_filestore_of(core, copy))
     assert not os.path.exists(os.path.join(_volume(core, copy["namespace"]), "escaped"))
+
+
+# --- replacing what a tenant holds (tenant_restore: ODOO_SAAS_REPLACE_RUN) ---------------------
+
+def _replace(core, batch, into, source, prefix, backup_id="", run_id=None, extra=None, import_key=""):
+    """The Job tenant_restore creates: restore (or import) into `into`, replacing what it holds."""
+    job = _job_of(into, "import" if import_key else "restore", backup_id, _target_settings(prefix),
+                  run_id=run_id or uuid.uuid4().hex[:8], replace=True, import_key=import_key,
+                  source_tenant=source["name"] if source and source["name"] != into["name"] else "")
+    try:
+        batch.create_namespaced_job(job.namespace, jobs.backup_job(job))
+    except client.ApiException as error:
+        if error.status != 409:  # the same run again
+            raise
+    return job, run_job(core, batch, job.namespace, job.job_name, extra)
+
+
+def _other_data(core, record):
+    """Data that is not the backup's: a table of its own, a changed row, a file of its own."""
+    with _as_tenant(core, record["namespace"]) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS res_users (id serial PRIMARY KEY, login varchar)")
+        conn.execute("INSERT INTO res_users (login) VALUES ('someone')")
+        if conn.execute("SELECT to_regclass('res_partner')").fetchone()[0]:
+            conn.execute("UPDATE res_partner SET comment = 'changed since' WHERE name = 'Owner'")
+        fingerprint = _fingerprint(conn)
+    directory = _filestore_of(core, record)
+    os.makedirs(os.path.join(directory, "zz"), exist_ok=True)
+    with open(os.path.join(directory, "zz", "written-after-the-backup"), "wb") as handle:
+        handle.write(b"not in the backup")
+    return fingerprint, _files(directory)
+
+
+def _no_leftovers(core, record):
+    directory = _filestore_of(core, record)
+    assert not os.path.exists(directory + ".restoring") and not os.path.exists(directory + ".replaced")
+
+
+def test_a_restore_into_the_same_tenant_replaces_exactly_what_it_holds(core, batch, tenant, prefix):
+    job, run = _backup(core, batch, tenant, prefix)
+    assert run.returncode == 0, run.output
+    with _as_tenant(core, tenant["namespace"]) as conn:
+        backed_up = _fingerprint(conn)
+    files = _files(_filestore_of(core, tenant))
+    changed, _files_now = _other_data(core, tenant)
+    assert changed != backed_up
+    replace_job, replaced = _replace(core, batch, tenant, tenant, prefix, job.backup_id)
+    assert replaced.returncode == 0 and replaced.result["changed"] is True, replaced.output
+    with _as_tenant(core, tenant["namespace"]) as conn:
+        assert _fingerprint(conn) == backed_up
+        owners = {row[0] for row in conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")}
+        assert owners == {_credentials(core, tenant["namespace"])["user"]}
+    assert _files(_filestore_of(core, tenant)) == files
+    _no_leftovers(core, tenant)
+    again = run_job(core, batch, replace_job.namespace, replace_job.job_name)
+    assert again.returncode == 0 and again.result["changed"] is False, again.output
+
+
+def test_a_restore_into_a_tenant_that_holds_data_replaces_it_with_the_backup(core, batch, tenant, copy, prefix):
+    job, run = _backup(core, batch, tenant, prefix)
+    assert run.returncode == 0, run.output
+    _other_data(core, copy)
+    _job, replaced = _replace(core, batch, copy, tenant, prefix, job.backup_id)
+    assert replaced.returncode == 0, replaced.output
+    _same_data(core, tenant, copy)
+    _no_leftovers(core, copy)
+
+
+REPLACE_POINTS = ("restore-job:fetched", "restore:filestore-staged", "restore:replacing", "restore:database-replaced",
+                  "restore:filestore-aside")
+
+
+@pytest.mark.parametrize("point", REPLACE_POINTS)
+def test_a_replacement_killed_at_each_step_keeps_the_old_data_or_is_finished_by_the_rerun(
+        core, batch, tenant, copy, prefix, point):
+    job, run = _backup(core, batch, tenant, prefix)
+    assert run.returncode == 0, run.output
+    before, before_files = _other_data(core, copy)
+    run_id = uuid.uuid4().hex[:8]
+    _job, killed = _replace(core, batch, copy, tenant, prefix, job.backup_id, run_id=run_id, extra={VARIABLE: point})
+    assert killed.returncode == -9, killed.output
+    committed = REPLACE_POINTS.index(point) >= REPLACE_POINTS.index("restore:database-replaced")
+    with _as_tenant(core, copy["namespace"]) as conn, _as_tenant(core, tenant["namespace"]) as original:
+        assert _fingerprint(conn) == (_fingerprint(original) if committed else before)
+    if not committed:
+        assert _files(_filestore_of(core, copy)) == before_files, "the files changed before the database did"
+    _job, rerun = _replace(core, batch, copy, tenant, prefix, job.backup_id, run_id=run_id)
+    assert rerun.returncode == 0, rerun.output
+    _same_data(core, tenant, copy)
+    _no_leftovers(core, copy)
+
+
+def test_a_replacement_that_fails_leaves_the_data_as_it_was(core, batch, tenant, copy, prefix, tmp_path):
+    _other_data(core, copy)
+    with _as_tenant(core, copy["namespace"]) as conn:
+        before = _fingerprint(conn)
+    files = _files(_filestore_of(core, copy))
+    _odoo_export(core, tenant, tmp_path / "broken.zip", dump_suffix=b"\nSELECT no_such_function_in_odoo();\n")
+    key = f"imports/{uuid.uuid4().hex[:8]}.zip"
+    _store(prefix).put_file(key, str(tmp_path / "broken.zip"))
+    _job, failed = _replace(core, batch, copy, None, prefix, import_key=key, run_id=f"import-{uuid.uuid4().hex[:8]}")
+    assert failed.returncode == 1, failed.output
+    assert failed.result["database_replaced"] is False and "as it was" in failed.result["msg"], failed.result
+    assert "no_such_function_in_odoo" in failed.result["msg"]
+    with _as_tenant(core, copy["namespace"]) as conn:
+        assert _fingerprint(conn) == before
+    assert _files(_filestore_of(core, copy)) == files

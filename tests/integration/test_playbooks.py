@@ -132,7 +132,12 @@ def test_backup_playbooks_take_list_and_verify_a_backup_without_showing_a_key(co
     assert "state: complete" in taken.stdout and recap_changed(taken.stdout) == 1
     verified = playbook("tenant_backups.yml", "-e", f"tenant_name={name}", "-e", f"backup_id={backup_id}")
     assert "checksums: match" in verified.stdout and backup_id in verified.stdout
+    restore_check = playbook("tenant_restore.yml", "-e", f"tenant_name={name}", "-e", f"backup_id={backup_id}",
+                             "--check")
+    assert recap_changed(restore_check.stdout) == 1
+    restored = playbook("tenant_restore.yml", "-e", f"tenant_name={name}", "-e", f"backup_id={backup_id}", "-v")
+    assert f"backup: {backup_id}" in restored.stdout and "-pre-restore-" in restored.stdout
     key = (REPO / ".local" / "object-store" / "secret-key").read_text().strip()
-    for output in (checked.stdout, taken.stdout, verified.stdout):
+    for output in (checked.stdout, taken.stdout, verified.stdout, restore_check.stdout, restored.stdout):
         assert key not in output, "the object store's secret key appears in the Ansible output"
     playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}")

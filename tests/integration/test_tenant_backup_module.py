@@ -19,7 +19,6 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_backup 
     run_tenant_backup, run_tenant_backups,
 )
 from tests.cluster import object_store
-from tests.cluster.job_kubelet import STAND_IN_IMAGE
 
 from . import tenants
 
@@ -30,10 +29,7 @@ def prefix():
 
 
 def _params(ledger_db, tmp_path, prefix, **overrides):
-    target = {"kind": "s3", "endpoint": f"http://{object_store.endpoint()}", "bucket": object_store.BUCKET,
-              "prefix": prefix, "access_key": object_store.ACCESS_KEY, "secret_key": object_store.secret_key(),
-              "egress_cidrs": ["127.0.0.1/32"]}
-    return tenants.params(ledger_db, tmp_path, backup_target=target, backup_image=STAND_IN_IMAGE, **overrides)
+    return tenants.with_backup_target(ledger_db, tmp_path, prefix, **overrides)
 
 
 @pytest.fixture(scope="module")

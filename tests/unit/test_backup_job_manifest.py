@@ -73,11 +73,21 @@ def test_secrets_come_by_reference_and_the_filestore_is_read_only_to_a_backup():
     ({"backup_id": "Not_A_Name"}, "backup_id"),
     ({"odoo_version": "12.0"}, "odoo_version"),
     ({"target": jobs.BackupTargetSettings(kind="ftp")}, "backup_target.kind"),
+    ({"replace": True}, "replace"),
 ])
 def test_bad_input_is_refused_naming_the_field(overrides, field):
     with pytest.raises(SpecError) as error:
         jobs.backup_job(_job(**overrides))
     assert error.value.field == field
+
+
+def test_a_replacing_restore_names_its_run_and_every_kind_reaches_the_program_whole():
+    replacing = _environment(jobs.backup_job(_job("restore", run_id="20261203-101500-a1b2c3", replace=True)))
+    assert replacing[env.REPLACE_RUN] == "20261203-101500-a1b2c3"
+    assert env.REPLACE_RUN not in _environment(jobs.backup_job(_job("restore", run_id="copy-1")))
+    for kind in ("manual", "pre-update", "pre-restore", "final"):
+        backup_id = f"20261202-010203-{kind}-abc123"
+        assert _environment(jobs.backup_job(_job(backup_id=backup_id)))[env.KIND] == kind
 
 
 def test_the_program_names_a_missing_variable_and_an_unknown_command():

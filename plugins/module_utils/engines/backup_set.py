@@ -29,15 +29,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from ..errors import SaasError
+from ..request.naming import BACKUP_ID, BACKUP_KINDS
 from . import backup, encryption, filestore
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 PART_FILES = {"database": "database.dump", "filestore": "filestore.tar.gz"}
-KINDS = ("manual", "scheduled", "pre-update", "final")
+KINDS = BACKUP_KINDS
 ID_TIME = "%Y%m%d-%H%M%S"
-# Lower case only: the id is part of the Job's name (a DNS label).
-BACKUP_ID = re.compile(r"^(?P<time>[0-9]{8}-[0-9]{6})-(?P<kind>manual|scheduled|pre-update|final)-[0-9a-f]{6}\Z")
 
 
 class BackupSetError(SaasError):

@@ -114,6 +114,12 @@ SELECT name,
            'filestore', filestore_backup))
 FROM tenants WHERE backup_location IS NOT NULL;
 """),
+    # The safety backup tenant_restore takes before it replaces a tenant's data.
+    (5, "pre-restore backups", """
+ALTER TABLE backups DROP CONSTRAINT backups_kind_check;
+ALTER TABLE backups ADD CONSTRAINT backups_kind_check
+    CHECK (kind IN ('manual', 'scheduled', 'pre-update', 'pre-restore', 'final'));
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -14,6 +14,14 @@ anything else is refused, never emptied.
 The filestore is extracted beside its final place (`<dir>.restoring`) and renamed into place
 only after the database is restored: Odoo never sees a database without its files, nor files
 of a database restore that did not happen.
+
+Replacing (a restore into a tenant that holds data: tenant_restore, with Odoo stopped) is one
+transaction too: the dump is first turned into a script on the scratch volume (pg_restore -f,
+read whole before anything is touched), then psql runs, in a single transaction, the drop of
+every schema the tenant's role owns, the script, and the comment "restored <run>". A failure
+or a kill leaves the database exactly as it was; success leaves exactly the backup. The old
+filestore is renamed aside (`<dir>.replaced`) only after that commit, the staged one put in
+its place, the old one deleted; each step is found and finished by a rerun of the same run.
 """
 
 from __future__ import annotations
@@ -88,9 +96,23 @@ def database_state(server, database: str, backup_name: str) -> str:
         return "empty"
 
 
+def _connection_options(server, database):
+    return ["--no-password", f"--host={server.host}", f"--port={server.port}", f"--username={server.user}",
+            f"--dbname={database}"]
+
+
+def _load(server, database, tool, command, outcome):
+    """Run a load (pg_restore or psql, one transaction); RestoreError with its words on failure."""
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+                               env=_client_environment(server))
+    if completed.returncode != 0:
+        raise RestoreError(f"{tool} into database {database} failed: "
+                           f"{_tail(completed.stderr, server.password) or 'exit ' + str(completed.returncode)}. "
+                           f"{outcome}; fix the cause and run again.")
+
+
 def _load_command(server, database, path, kind):
-    connection = ["--no-password", f"--host={server.host}", f"--port={server.port}", f"--username={server.user}",
-                  f"--dbname={database}"]
+    connection = _connection_options(server, database)
     if kind == "custom":  # our backups: pg_dump --format=custom
         return "pg_restore", [find_tool("pg_restore"), "--no-owner", "--no-acl", "--single-transaction",
                               "--exit-on-error", *connection, path]
@@ -113,15 +135,60 @@ def restore_database(server, database: str, dump: str, backup_name: str, say, ki
         _set_comment(conn, database, RESTORING + backup_name)
     reached("restore:marked")
     tool, command = _load_command(server, database, dump, kind)
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
-                               env=_client_environment(server))
-    if completed.returncode != 0:
-        raise RestoreError(f"{tool} into database {database} failed: "
-                           f"{_tail(completed.stderr, server.password) or 'exit ' + str(completed.returncode)}. "
-                           "Nothing of it was kept (one transaction); fix the cause and run again.")
+    _load(server, database, tool, command, "Nothing of it was kept (one transaction)")
     reached("restore:database-restored")
     with _connect(server, database) as conn:
         _set_comment(conn, database, RESTORED + backup_name)
+    return True
+
+
+# Every schema the connected role may drop (its own, and public through pg_database_owner),
+# then an empty public schema for the script to fill.
+_DROP_OWNED_SCHEMAS = """DO $odoo_saas$
+DECLARE schema_name text;
+BEGIN
+    FOR schema_name IN SELECT nspname FROM pg_namespace
+            WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+              AND pg_has_role(nspowner, 'USAGE') LOOP
+        EXECUTE format('DROP SCHEMA %I CASCADE', schema_name);
+    END LOOP;
+END $odoo_saas$;
+CREATE SCHEMA public;
+"""
+
+
+def replaced_already(server, database: str, run_name: str) -> bool:
+    with _connect(server, database) as conn:
+        return _comment(conn, database) == RESTORED + run_name
+
+
+def replace_database(server, database: str, dump: str, run_name: str, say, scratch: str, kind="custom") -> bool:
+    """Replace whatever `database` holds with the dump, in one transaction, as its owner; False
+    when this run already did."""
+    from psycopg import sql
+
+    if replaced_already(server, database, run_name):
+        say(f"database {database} already holds {run_name}")
+        return False
+    script = dump
+    if kind == "custom":
+        script = os.path.join(scratch, "restore.sql")
+        say("turning the dump into a script (read whole before the database is touched)")
+        completed = subprocess.run([find_tool("pg_restore"), "--no-owner", "--no-acl", f"--file={script}", dump],
+                                   capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+        if completed.returncode != 0:
+            raise RestoreError(f"pg_restore could not read the dump: {_tail(completed.stderr) or completed.returncode}. "
+                               "Nothing was restored.")
+    comment = sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(database), sql.Literal(RESTORED + run_name))
+    with _connect(server, database) as conn:
+        comment_text = comment.as_string(conn)
+    say(f"replacing what database {database} holds (one transaction)")
+    reached("restore:replacing")
+    command = [find_tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+               *_connection_options(server, database), f"--command={_DROP_OWNED_SCHEMAS}", f"--file={script}",
+               f"--command={comment_text}"]
+    _load(server, database, "psql", command, "The database is as it was (one transaction)")
+    reached("restore:database-replaced")
     return True
 
 
@@ -162,10 +229,11 @@ def extract_zip_filestore(zip_path, into):
             export.extract(info, into)
 
 
-def stage_filestore(archive_path: str, target: str, extract=_extract_tar) -> str:
-    """Extract the archive's filestore/ into `<target>.restoring`. A non-empty target is refused."""
+def stage_filestore(archive_path: str, target: str, extract=_extract_tar, replace=False) -> str:
+    """Extract the archive's filestore/ into `<target>.restoring`. A non-empty target is
+    refused, unless it is to be replaced (swap_filestore)."""
     staging = target + ".restoring"
-    if os.path.isdir(target) and os.listdir(target):
+    if not replace and os.path.isdir(target) and os.listdir(target):
         raise RestoreError(f"filestore directory {target} already holds files: restore into a new tenant's directory, "
                            "or move it aside; nothing was restored.")
     if os.path.isdir(staging):
@@ -187,3 +255,26 @@ def place_filestore(staging: str, target: str) -> None:
         os.rmdir(target)  # empty (stage_filestore refused a full one)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     os.rename(staging, target)
+
+
+def swap_filestore(target: str) -> bool:
+    """Put the staged filestore in place of the old one (kept at `<target>.replaced` until the
+    new one is there, then deleted); finishes a swap a killed run left half done. False when
+    there was nothing left to do."""
+    staging, aside = target + ".restoring", target + ".replaced"
+    did = False
+    if os.path.isdir(staging):
+        if os.path.isdir(target) and not os.path.isdir(aside):
+            os.rename(target, aside)
+            reached("restore:filestore-aside")
+        elif os.path.isdir(target):
+            raise RestoreError(f"{target} and {aside} are both there while the restored filestore waits at {staging}: "
+                               "something wrote files after the database was replaced (was Odoo started?). Stop "
+                               f"Odoo, keep what {target} holds if it matters, remove it, and run the restore again.")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.rename(staging, target)
+        did = True
+    if os.path.isdir(aside):
+        shutil.rmtree(aside)
+        did = True
+    return did

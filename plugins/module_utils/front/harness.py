@@ -5,12 +5,15 @@ what to do next, with the platform's own secrets taken out of it."""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 
-from ..engines import pg
-from ..engines.connections import ledger_connection
+from ..engines import ledger, pg
+from ..engines.connections import ledger_connection, open_connections
 from ..errors import DependencyError, SaasError
+from ..operations.run import Run
 from ..redact import redact_text
+from ..request.naming import check_tenant_name
+from ..request.spec import load_platform, load_wait_timeout
 
 # pg.py wraps every error of the shared servers: a bare psycopg error comes from the ledger.
 LEDGER_ERRORS = (pg.psycopg.Error,) if pg.psycopg else ()
@@ -43,6 +46,33 @@ def failure_message(params, error):
     if LEDGER_ERRORS and isinstance(error, LEDGER_ERRORS):
         error = ledger_lost(params, error)
     return redact_text(str(error), secrets_in(params))
+
+
+def step_recorder(progress=None):
+    """(steps, say): say(message) keeps the message in steps (the result's) and passes it on to
+    `progress` (a front end's live output) when one is given."""
+    steps = []
+
+    def say(message):
+        steps.append(message)
+        if progress:
+            progress(message)
+
+    return steps, say
+
+
+def tenant_run(opened, params, check_mode, say):
+    """The Run of a module that acts on one tenant, and the tenant's ledger record (None: not
+    there): the platform settings, the name and the wait checked, the connections open (closed
+    with `opened`), the tenant locked against other runs unless in check mode."""
+    platform = load_platform(params)
+    name = check_tenant_name(params.get("name"))
+    wait_timeout = load_wait_timeout(params)
+    connections = opened.enter_context(closing(open_connections(params)))
+    if not check_mode:
+        ledger.lock_tenant(connections.ledger, name)
+    run = Run(connections, platform, check_mode=check_mode, wait_timeout=wait_timeout, progress=say)
+    return run, ledger.get_tenant(connections.ledger, name)
 
 
 def guarded(params, body, on_failure=None):

@@ -13,7 +13,7 @@ from ..operations import table
 from ..operations.run import Run
 from ..request.naming import check_tenant_name
 from ..request.spec import build_spec, load_platform, load_wait_timeout
-from .harness import guarded
+from .harness import guarded, step_recorder
 
 
 def tenant_result(record):
@@ -43,12 +43,7 @@ def _request(params, platform, existing):
 
 def run_tenant(params, check_mode, progress=None):
     """Returns (result, failure message or None). Bad input fails before anything is opened."""
-    steps = []
-
-    def say(message):
-        steps.append(message)
-        if progress:
-            progress(message)
+    steps, say = step_recorder(progress)
 
     result = {"changed": False, "actions": [], "diff": [], "steps": steps}
     name = params.get("name")

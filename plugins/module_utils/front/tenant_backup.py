@@ -8,38 +8,26 @@ import tempfile
 from contextlib import closing
 from datetime import datetime, timezone
 
-from ..engines import backup_records, backup_set, ledger
+from ..engines import backup_records, backup_set
 from ..engines.connections import open_connections
 from ..errors import SaasError
 from ..operations.backups import open_target, prune, take_backup
 from ..operations.run import Run
 from ..request.naming import check_tenant_name
-from ..request.spec import load_platform, load_wait_timeout
-from .harness import guarded
+from ..request.spec import load_platform
+from .harness import guarded, step_recorder, tenant_run
 
 
 def run_tenant_backup(params, check_mode, progress=None):
     """Returns (result, failure message or None)."""
-    steps = []
-
-    def say(message):
-        steps.append(message)
-        if progress:
-            progress(message)
+    steps, say = step_recorder(progress)
 
     result = {"changed": False, "actions": [], "diff": [], "steps": steps, "backup": None, "pruned": []}
     runs = []
 
     def body(opened):
-        platform = load_platform(params)
-        name = check_tenant_name(params.get("name"))
-        wait_timeout = load_wait_timeout(params)
-        connections = opened.enter_context(closing(open_connections(params)))
-        if not check_mode:
-            ledger.lock_tenant(connections.ledger, name)
-        run = Run(connections, platform, check_mode=check_mode, wait_timeout=wait_timeout, progress=say)
+        run, record = tenant_run(opened, params, check_mode, say)
         runs.append(run)
-        record = ledger.get_tenant(connections.ledger, name)
         taken = take_backup(run, record)
         result["backup"] = taken.as_dict() if taken else None
         if params.get("prune"):

@@ -23,6 +23,7 @@ from .base import (
     DB_SECRET, FILESTORE_CLAIM, NAME_LABEL, ODOO, POSTGRESQL, SERVICE_ACCOUNT, TENANT_LABEL, base_labels, component_labels,
     metadata,
 )
+from ..request.naming import BACKUP_ID
 from ..request.odoo_versions import ODOO_USER_IDS
 from .odoo_config import DATA_DIR
 
@@ -54,6 +55,7 @@ class BackupJob:
     filestore_database: str = ""  # restore: the directory filestore/<this> to fill (default: database)
     run_id: str = ""  # names the Job when one backup is restored more than once (default: the backup id)
     import_key: str = ""  # import: the Odoo export's key in the store
+    replace: bool = False  # restore, import: replace what the tenant holds (run_id names the run)
     deadline_seconds: int = 6 * 3600
     extra_labels: dict = field(default_factory=dict)
 
@@ -70,10 +72,18 @@ def _check(job):
                         "Job name (lower-case letters, digits and -, at most 63 in all)")
     if job.target.kind not in ("s3", "directory"):
         raise SpecError("backup_target.kind", "must be s3 or directory")
+    if job.replace and not (job.run_id and job.command in ("restore", "import")):
+        raise SpecError("replace", "only a restore or an import replaces, and it needs a run_id naming the run")
     if job.command == "import" and not (job.import_key and job.run_id):
         raise SpecError("import_key", "an import needs the export's key in the store and a run_id naming its Job")
     if job.odoo_version not in ODOO_USER_IDS:
         raise SpecError("odoo_version", f"must be one of {', '.join(sorted(ODOO_USER_IDS))}")
+
+
+def backup_kind(backup_id):
+    """The kind an id names (20261201-020000-pre-update-0a1b2c: pre-update); "" for another id."""
+    match = BACKUP_ID.match(backup_id)
+    return match.group("kind") if match else ""
 
 
 def _value(name, value):
@@ -95,7 +105,7 @@ def environment(job):
     if job.command == "import":
         variables.append(_value(env.IMPORT_KEY, job.import_key))
     else:
-        variables += [_value(env.BACKUP_ID, job.backup_id), _value(env.KIND, job.backup_id.split("-")[2])]
+        variables += [_value(env.BACKUP_ID, job.backup_id), _value(env.KIND, backup_kind(job.backup_id))]
     # The tenant's own credentials; the database is named here: a restore may fill one beside the tenant's.
     variables += [_from_secret(name, DB_SECRET, key) for name, key in env.DB_SECRET_KEYS.items() if name != env.PGDATABASE]
     variables.append(_value(env.PGDATABASE, job.database))
@@ -108,6 +118,8 @@ def environment(job):
         variables += [_value(env.TARGET_PATH, TARGET_MOUNT), _value(env.S3_PREFIX, job.target.prefix)]
     if job.command == "backup" and job.encrypt_to:
         variables.append(_value(env.ENCRYPT_TO, job.encrypt_to))
+    if job.replace:
+        variables.append(_value(env.REPLACE_RUN, job.run_id))
     if job.command == "restore":
         variables.append(_from_secret(env.IDENTITY, env.TARGET_SECRET, env.TARGET_SECRET_KEYS[env.IDENTITY],
                                       optional=True))

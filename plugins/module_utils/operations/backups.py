@@ -63,49 +63,64 @@ def backup_job_of(record, settings, backup_id):
                           image=settings.image, target=settings.target, encrypt_to=settings.recipient)
 
 
-def job_objects(run, record, settings, job):
+def job_objects(run, record, settings, job, identity=""):
     dedicated = record.db_strategy == DEDICATED
-    return [jobs.target_secret(job, settings.access_key, settings.secret_key),
+    return [jobs.target_secret(job, settings.access_key, settings.secret_key, identity),
             *jobs.network_policies(job, record.namespace if dedicated else record.server, POSTGRES_PORT, dedicated,
                                    run.platform.closed_ranges),
             jobs.backup_job(job)]
 
 
-def _program_message(run, job):
-    """The program's last line (its JSON result), which the kubelet keeps as the container's
-    termination message (terminationMessagePolicy FallbackToLogsOnError)."""
+def program_result(run, job):
+    """The program's last line (its JSON result, a dict), which the kubelet keeps as the
+    container's termination message (terminationMessagePolicy FallbackToLogsOnError); None
+    when no pod has ended with one."""
     pods = run.kube.list("v1", "Pod", job.namespace, label_selector=f"job-name={job.job_name}")
     for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "", reverse=True):
         for status in (pod.get("status") or {}).get("containerStatuses") or []:
             message = ((status.get("state") or {}).get("terminated") or {}).get("message") or ""
             for line in reversed(message.strip().splitlines()):
                 try:
-                    return json.loads(line).get("msg")
+                    found = json.loads(line)
                 except ValueError:
                     continue
+                if isinstance(found, dict):
+                    return found
     return None
+
+
+def _program_message(run, job):
+    return (program_result(run, job) or {}).get("msg")
+
+
+def backups_since(run, record, kind, since):
+    """The tenant's running or complete backups of `kind` started since `since` (None: none)."""
+    return [b for b in backup_records.list_for(run.ledger, record.name, ("running", "complete"))
+            if b.kind == kind and since is not None and b.started_at >= since]
 
 
 def final_backups_of_this_removal(run, record):
     """The final backups of the tenant's current removal (not of an earlier life of its name)."""
-    since = backup_records.removal_started_at(run.ledger, record.name)
-    return [b for b in backup_records.list_for(run.ledger, record.name, ("running", "complete"))
-            if b.kind == "final" and since is not None and b.started_at >= since]
+    return backups_since(run, record, "final", backup_records.removal_started_at(run.ledger, record.name))
 
 
-def take_backup(run, record, kind="manual"):
+def take_backup(run, record, kind="manual", since=None):
     """Back the tenant up now; returns its BackupRecord (None in check mode). A final backup
-    (kind final, for a removal that has recorded the tenant deleting) is taken once per removal:
+    (kind final, for a removal that has recorded the tenant deleting) is taken once per removal,
+    and one of another kind once since `since` when that is given (a restore's safety backup):
     a rerun reuses the one that completed."""
     if kind == "final":
-        earlier = final_backups_of_this_removal(run, record)
+        since = backup_records.removal_started_at(run.ledger, record.name)
+    else:
+        _refuse_unless_backable(record)
+    if kind == "final" or since is not None:
+        earlier = backups_since(run, record, kind, since)
         done = [b for b in earlier if b.state == "complete"]
         if done:
-            run.say(f"reusing the final backup {done[0].id}, taken by an earlier run of this removal")
+            run.say(f"reusing the {kind} backup {done[0].id}, taken by an earlier run")
             return done[0]
         running = earlier
     else:
-        _refuse_unless_backable(record)
         running = [b for b in backup_records.list_for(run.ledger, record.name, ("running",)) if b.kind == kind]
     settings, store = open_target(run)
     backup_id = running[0].id if running else backup_set.new_backup_id(kind)

@@ -20,7 +20,8 @@ backup:  pg_dump (custom format, read back whole by pg_restore), then the filest
 restore: the manifest, each part downloaded and checked against its sha256 before anything
          is touched, decrypted, read back whole; then the filestore staged beside its place,
          the database restored in one transaction, the filestore renamed into place
-         (engines/restore).
+         (engines/restore). Into an empty database, or, with ODOO_SAAS_REPLACE_RUN set,
+         replacing what the database and the filestore hold (still one transaction).
 import:  an Odoo database-manager export (zip) from the store, checked (engines/odoo_export:
          an Odoo dump of the tenant's major version, members inside filestore/), its dump.sql
          loaded by psql in one transaction as the tenant's role, its filestore staged and
@@ -54,6 +55,9 @@ class Program:
         self.environ = environ
         self.out = out
         self.started = time.monotonic()
+        # A replacement's database step committed: a failure after it is finished by a rerun,
+        # never undone (the controller keeps Odoo stopped then).
+        self.replaced = False
 
     def say(self, message):
         self.emit(f"[{time.monotonic() - self.started:6.1f}s] {message}")
@@ -184,19 +188,50 @@ def run_backup(program):
     return manifest, True
 
 
+def _marker(name, replace_run):
+    return f"{name} (run {replace_run})" if replace_run else name
+
+
+def _already_loaded(program, server, target_dir, marker, replace_run):
+    """True when this restore (or import) is done; a replacement whose database step committed
+    has its filestore swap finished here."""
+    if replace_run:
+        if not restore.replaced_already(server, server.dbname, marker):
+            return False
+        program.replaced = True
+        if restore.swap_filestore(target_dir):
+            program.say(f"the database holds {marker}: finished putting its filestore in place")
+        return True
+    return restore.database_state(server, server.dbname, marker) == "restored" and restore.filestore_in_place(target_dir)
+
+
+def _load(program, server, target_dir, loading, marker, replace_run, work):
+    """The database, then the filestore: `loading` is (dump path, kind, staged filestore)."""
+    dump, kind, staging = loading
+    if replace_run:
+        restore.replace_database(server, server.dbname, dump, marker, program.say, work, kind=kind)
+        program.replaced = True
+        restore.swap_filestore(target_dir)
+        return
+    program.say(f"restoring database {server.dbname} (one transaction)")
+    restore.restore_database(server, server.dbname, dump, marker, program.say, kind=kind)
+    restore.place_filestore(staging, target_dir)
+
+
 def run_restore(program):
     source_tenant = program.environ.get(env_names.SOURCE_TENANT) or program.need(env_names.TENANT)
     backup_id = program.need(env_names.BACKUP_ID)
     backup_set.check_backup_id(backup_id, env_names.BACKUP_ID)
     name = f"{source_tenant}/{backup_id}"
+    replace_run = program.environ.get(env_names.REPLACE_RUN, "")
+    marker = _marker(name, replace_run)
     server, target_dir, store = program.restore_ends(f"backup {name}")
     manifest = backup_set.read_manifest(store, source_tenant, backup_id)
     if manifest is None:
         raise backup_set.BackupSetError(f"{env_names.BACKUP_ID}: tenant {source_tenant} has no complete backup "
                                         f"{backup_id} on {store.target.describe()}: list its backups and choose one; "
                                         "nothing was restored.")
-    state = restore.database_state(server, server.dbname, name)
-    if state == "restored" and restore.filestore_in_place(target_dir):
+    if _already_loaded(program, server, target_dir, marker, replace_run):
         program.say(f"backup {name} is already restored into {server.dbname}")
         return manifest, False
     work = program.scratch(f"restore-{backup_id}")
@@ -208,10 +243,8 @@ def run_restore(program):
     entries = backup_set.verify_parts(paths)
     reached("restore-job:fetched")
     program.say(f"parts verified: {entries['database']} dump entries, {entries['filestore']} archive entries")
-    staging = restore.stage_filestore(paths["filestore"], target_dir)
-    program.say(f"restoring database {server.dbname} (one transaction)")
-    restore.restore_database(server, server.dbname, paths["database"], name, program.say)
-    restore.place_filestore(staging, target_dir)
+    staging = restore.stage_filestore(paths["filestore"], target_dir, replace=bool(replace_run))
+    _load(program, server, target_dir, (paths["database"], "custom", staging), marker, replace_run, work)
     reached("restore-job:complete")
     shutil.rmtree(work)
     program.say(f"backup {name} restored into database {server.dbname} and {target_dir}")
@@ -221,13 +254,14 @@ def run_restore(program):
 def run_import(program):
     key = program.need(env_names.IMPORT_KEY)
     name = f"import {key}"
+    replace_run = program.environ.get(env_names.REPLACE_RUN, "")
+    marker = _marker(name, replace_run)
     server, target_dir, store = program.restore_ends(f"the Odoo export {key}")
     size = store.size(key)
     if size is None:
         raise backup_set.BackupSetError(f"{env_names.IMPORT_KEY}: {store.target.describe()} holds no {key}: upload the "
                                         "export there first; nothing was imported.")
-    state = restore.database_state(server, server.dbname, name)
-    if state == "restored" and restore.filestore_in_place(target_dir):
+    if _already_loaded(program, server, target_dir, marker, replace_run):
         program.say(f"{key} is already imported into {server.dbname}")
         return {"imported": key, "size": size, "tenant": program.need(env_names.TENANT)}, False
     work = program.scratch("import")
@@ -238,10 +272,9 @@ def run_import(program):
                 f"{found.files} filestore files")
     dump = os.path.join(work, odoo_export.DUMP)
     odoo_export.extract_dump(export, dump)
-    staging = restore.stage_filestore(export, target_dir, extract=restore.extract_zip_filestore)
-    program.say(f"loading dump.sql into database {server.dbname} (one transaction)")
-    restore.restore_database(server, server.dbname, dump, name, program.say, kind="sql")
-    restore.place_filestore(staging, target_dir)
+    staging = restore.stage_filestore(export, target_dir, extract=restore.extract_zip_filestore,
+                                      replace=bool(replace_run))
+    _load(program, server, target_dir, (dump, "sql", staging), marker, replace_run, work)
     reached("import-job:complete")
     shutil.rmtree(work)
     program.say(f"{key} imported into database {server.dbname} and {target_dir}")
@@ -269,7 +302,7 @@ def main(argv=None, environ=None, out=None) -> int:
             raise ProgramError(f"command: {command!r} is not one of {', '.join(env_names.COMMANDS)}")
     except (SaasError, OSError) as error:
         message = redact_text(str(error), program.secrets())
-        program.emit(json.dumps({"failed": True, "msg": message}))
+        program.emit(json.dumps({"failed": True, "msg": message, "database_replaced": program.replaced}))
         return 1
     program.emit(json.dumps({"changed": changed, **summary}))
     return 0

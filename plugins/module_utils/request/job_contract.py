@@ -25,6 +25,9 @@ SCRATCH = "ODOO_SAAS_SCRATCH"  # an emptyDir for the parts on their way
 ENCRYPT_TO = "ODOO_SAAS_ENCRYPT_TO"  # an age recipient (public key); unset: parts are not encrypted
 IDENTITY = "ODOO_SAAS_IDENTITY"  # restore: the age identity (secret key)
 IMPORT_KEY = "ODOO_SAAS_IMPORT_KEY"  # import: the export's key in the store (below the prefix)
+# restore, import: replace what the database and filestore hold (tenant_restore, Odoo stopped);
+# the value names this run, which the database's comment records once it is done.
+REPLACE_RUN = "ODOO_SAAS_REPLACE_RUN"
 
 TARGET_KIND = "ODOO_SAAS_TARGET_KIND"
 TARGET_PATH = "ODOO_SAAS_TARGET_PATH"

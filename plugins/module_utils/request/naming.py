@@ -23,6 +23,9 @@ NAMESPACE_PREFIX = "tenant-"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 DATABASE_PREFIX = "odoo_"
+BACKUP_KINDS = ("manual", "scheduled", "pre-update", "pre-restore", "final")
+# A backup's id: when, which kind, 6 random hex. Lower case only: it is part of a Job's name.
+BACKUP_ID = re.compile(r"^(?P<time>[0-9]{8}-[0-9]{6})-(?P<kind>" + "|".join(BACKUP_KINDS) + r")-[0-9a-f]{6}\Z")
 NAME_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*\Z")
 DNS_NAME_PATTERN = re.compile(r"^(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+\Z")
 
