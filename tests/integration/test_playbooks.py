@@ -141,3 +141,31 @@ def test_backup_playbooks_take_list_and_verify_a_backup_without_showing_a_key(co
     for output in (checked.stdout, taken.stdout, verified.stdout, restore_check.stdout, restored.stdout):
         assert key not in output, "the object store's secret key appears in the Ansible output"
     playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}")
+
+
+def test_a_removed_tenant_is_undeleted_from_its_final_backup_and_the_purge_keeps_it_meanwhile():
+    name = tenants.unique("pbu")
+    playbook("tenant_provision.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small")
+    info = playbook("tenant_info.yml", "-e", f"tenant_name={name}", "-v").stdout
+    servers = {s.name: s for s in (tenants.SHARED_1, tenants.SHARED_2)}
+    server = servers[re.search(r"server: (postgres-shared-\d+)", info).group(1)]  # where the tenant lives first
+    database = f"odoo_{name.replace('-', '_')}"
+    with tenants.connect(server, database) as conn:
+        conn.execute("CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar)")
+        conn.execute(f'ALTER TABLE res_partner OWNER TO "{database}"')
+        conn.execute("INSERT INTO res_partner (name) SELECT 'customer ' || i FROM generate_series(1, 42) i")
+    refused = playbook("tenant_undelete.yml", "-e", f"tenant_name={name}", check=False)
+    assert refused.returncode != 0 and "only a removed (deleted) tenant is undeleted" in refused.stdout
+    playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}")
+    purged = playbook("backups_purge.yml", "--check", "-v")
+    assert f"{name}/" not in purged.stdout, "a final backup inside its grace period would be purged"
+
+    undeleted = playbook("tenant_undelete.yml", "-e", f"tenant_name={name}", "-v")
+    assert re.search(r"backup: \d{8}-\d{6}-final-[0-9a-f]{6}", undeleted.stdout), undeleted.stdout[-3000:]
+    info = playbook("tenant_info.yml", "-e", f"tenant_name={name}", "-v").stdout
+    assert "state: active" in info
+    # Placed again: maybe on the other server.
+    with tenants.connect(servers[re.search(r"server: (postgres-shared-\d+)", info).group(1)], database) as conn:
+        assert conn.execute("SELECT count(*) FROM res_partner").fetchone()[0] == 42
+    playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}", "-e",
+             "tenant_backup=false")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,12 +16,18 @@ from kubernetes import client
 from ansible_collections.odoo_saas.kit.plugins.module_utils.crashpoints import VARIABLE
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import backup_records, backup_set, ledger
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.object_store import Target, open_store
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.backups_purge import run_backups_purge
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import tenant_run
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_info import run_tenant_info
+from ansible_collections.odoo_saas.kit.plugins.module_utils.operations import backup_health
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_backup import (
     run_tenant_backup, run_tenant_backups,
 )
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import BackupPolicy
 from tests.cluster import object_store
 
 from . import tenants
+from .conftest import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +199,104 @@ def test_prune_applies_the_plans_retention_to_the_store_and_the_ledger(ledger_db
     assert failure is None, failure
     # The same UTC day now has two backups: the policy keeps the newest, so only the first run's goes.
     assert again["pruned"] == [result["backup"]["id"]]
+
+
+def test_a_tenant_gets_a_daily_backup_cronjob_whose_runs_back_up_and_prune_in_the_store(api, core, ledger_db, tmp_path,
+                                                                                        prefix):
+    """The CronJob's Job template, run as the CronJob controller would run it at its minute
+    (a Job made from the template, as `kubectl create job --from=cronjob/...` does): its pod
+    is run for real by the kubelet stand-in, names its own scheduled backup, then applies the
+    plan's retention in the store (two the same day: the older goes)."""
+    name = tenants.unique("ts")
+    provisioned, failure = tenants.tenant(_params(ledger_db, tmp_path, prefix, name=name, plan="small"))
+    assert failure is None, failure
+    namespace = provisioned["tenant"]["namespace"]
+    batch = client.BatchV1Api(api)
+    cron = batch.read_namespaced_cron_job("scheduled-backup", namespace)
+    policy = BackupPolicy()
+    assert cron.spec.schedule == f"{policy.minute_for(name)} {policy.hour} * * *" and cron.spec.suspend is False
+    store = open_store(Target(kind="s3", endpoint=f"http://{object_store.endpoint()}", bucket=object_store.BUCKET,
+                              prefix=prefix, access_key=object_store.ACCESS_KEY, secret_key=object_store.secret_key()))
+    taken = []
+    for run in range(2):
+        job = client.V1Job(metadata=client.V1ObjectMeta(name=f"scheduled-backup-manual-{run}"),
+                           spec=cron.spec.job_template.spec)
+        batch.create_namespaced_job(namespace, job)
+        wait_for(lambda run=run: (batch.read_namespaced_job(f"scheduled-backup-manual-{run}", namespace).status.succeeded
+                                  or 0) >= 1, 120, f"scheduled backup run {run}")
+        listing = backup_set.list_backups(store, name)
+        taken.append(listing.complete[0].backup_id)
+        assert [m.kind for m in listing.complete] == ["scheduled"], "retention kept two backups of one day"
+    assert taken[0] != taken[1]
+    # The ledger learns the Jobs' backups from the store when the controller prunes.
+    pruning, failure = run_tenant_backup(_params(ledger_db, tmp_path, prefix, name=name, prune=True), check_mode=False)
+    assert failure is None, failure
+    assert any(f"recorded backup {name}/{taken[1]} (scheduled) from the store" in a for a in pruning["actions"])
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        states = {b.id: b.state for b in backup_records.list_for(conn, name)}
+    assert states == {taken[1]: "pruned", pruning["backup"]["id"]: "complete"}, states
+
+    suspended, failure = tenants.tenant(_params(ledger_db, tmp_path, prefix, name=name, plan="small", state="suspended"))
+    assert failure is None, failure
+    assert batch.read_namespaced_cron_job("scheduled-backup", namespace).spec.suspend is True
+    removed, failure = tenants.tenant(_params(ledger_db, tmp_path, prefix, name=name, state="absent", confirm=name,
+                                              backup=False))
+    assert failure is None, failure
+    assert any(action == f"deleted CronJob {namespace}/scheduled-backup" for action in removed["actions"]), \
+        removed["actions"]
+
+
+def test_tenant_info_reports_the_newest_backup_and_a_stale_one_as_a_problem(ledger_db, tmp_path, prefix):
+    name = tenants.unique("th")
+    params = _params(ledger_db, tmp_path, prefix, name=name, plan="small")
+    provisioned, failure = tenants.tenant(params)
+    assert failure is None, failure
+    info, failure = run_tenant_info(params)
+    assert failure is None, failure
+    fresh = info["tenants"][0]["health"]["backup"]
+    assert fresh == {"last_complete": None, "age_hours": None, "stale": False, "problem": None}
+    taken, failure = run_tenant_backup(params, check_mode=False)
+    assert failure is None, failure
+    info, failure = run_tenant_info(params)
+    assert info["tenants"][0]["health"]["backup"]["last_complete"] == taken["backup"]["id"]
+    with ExitStack() as opened:
+        run, record = tenant_run(opened, params, True, lambda message: None)
+        later = backup_health.of(run, record, now=datetime.now(timezone.utc) + timedelta(hours=27))
+        down = dict(params, backup_target=dict(params["backup_target"], endpoint="http://127.0.0.1:9"))
+        run, record = tenant_run(opened, down, True, lambda message: None)
+        unreachable = backup_health.of(run, record)
+    assert later["stale"] is True and "hours old" in later["problem"] and "scheduled-backup" in later["problem"]
+    assert unreachable["problem"].startswith("the backup store could not be read")
+    assert unreachable["last_complete"] == taken["backup"]["id"], "the ledger still knows the newest backup"
+
+
+def test_a_removed_tenants_final_backup_is_kept_for_its_grace_period_then_purged(ledger_db, tmp_path, prefix):
+    name = tenants.unique("tg")
+    _provisioned, failure = tenants.tenant(_params(ledger_db, tmp_path, prefix, name=name, plan="small"))
+    assert failure is None, failure
+    _removed, failure = tenants.tenant(_params(ledger_db, tmp_path, prefix, name=name, state="absent", confirm=name))
+    assert failure is None, failure
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        (final,) = [b for b in backup_records.list_for(conn, name) if b.kind == "final"]
+    assert timedelta(days=29, hours=23) < final.expires_at - final.completed_at <= timedelta(days=30, seconds=1)
+    store = open_store(Target(kind="s3", endpoint=f"http://{object_store.endpoint()}", bucket=object_store.BUCKET,
+                              prefix=prefix, access_key=object_store.ACCESS_KEY, secret_key=object_store.secret_key()))
+
+    def purge(check_mode):
+        result, failure = run_backups_purge(_params(ledger_db, tmp_path, prefix), check_mode=check_mode)
+        assert failure is None, failure
+        return [(entry["tenant"], entry["id"]) for entry in result["purged"]], result
+
+    assert (name, final.id) not in purge(False)[0], "a final backup inside its grace period was purged"
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        conn.execute("UPDATE backups SET expires_at = now() - interval '1 minute' WHERE tenant = %s AND id = %s",
+                     (name, final.id))
+    listed, checked = purge(True)
+    assert (name, final.id) in listed and checked["changed"] is True
+    assert backup_set.read_manifest(store, name, final.id) is not None, "check mode removed a backup"
+    purged, _result = purge(False)
+    assert (name, final.id) in purged
+    assert backup_set.read_manifest(store, name, final.id) is None and not store.keys(f"{name}/{final.id}/")
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        assert backup_records.get(conn, name, final.id).state == "pruned"
+    assert (name, final.id) not in purge(False)[0]

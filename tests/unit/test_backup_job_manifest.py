@@ -115,3 +115,30 @@ def test_backup_pods_reach_their_database_and_the_store_and_a_dedicated_server_a
                                   "postgres-shared-1", 5432, closed_ranges=("10.0.0.0/8",))
     assert named[0]["spec"]["egress"][1] == {"to": [{"ipBlock": {"cidr": "10.0.0.5/32"}}],
                                              "ports": [{"protocol": "TCP", "port": 9000}]}
+
+
+def test_the_daily_schedule_spreads_a_servers_tenants_over_the_hour_and_applies_the_plans_retention():
+    from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import BackupPolicy, parse_retention
+
+    policy = BackupPolicy(hour=3, keep_daily=5, keep_weekly=2, keep_monthly=1)
+    minutes = [policy.minute_for(f"tenant{index}") for index in range(50)]
+    assert len(set(minutes)) >= 25, "50 tenants of one server would dump in too few minutes"
+    assert policy.schedule_for("acme") == f"{policy.minute_for('acme')} 3 * * *" == policy.schedule_for("acme")
+    assert parse_retention(policy.retention_text(), "x") == BackupPolicy(keep_daily=5, keep_weekly=2, keep_monthly=1)
+    for bad in ("", "daily=5", "daily=five,weekly=1,monthly=1", "hourly=1,weekly=1,monthly=1"):
+        with pytest.raises(SpecError) as error:
+            parse_retention(bad, env.RETENTION)
+        assert error.value.field == env.RETENTION
+
+    scheduled = _job(backup_id="", retention=policy.retention_text())
+    cron = jobs.backup_schedule(scheduled, policy.schedule_for("acme"), suspend=True)
+    assert cron["kind"] == "CronJob" and cron["spec"]["suspend"] is True and cron["spec"]["timeZone"] == "Etc/UTC"
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    variables = _environment({"spec": {"template": cron["spec"]["jobTemplate"]["spec"]["template"]}})
+    assert env.BACKUP_ID not in variables, "each scheduled run names its own backup"
+    assert variables[env.KIND] == "scheduled" and variables[env.RETENTION] == "daily=5,weekly=2,monthly=1"
+    program = Program(variables, io.StringIO())
+    assert program.database().dbname == "acme" and program.target().bucket == "backups"
+    with pytest.raises(SpecError) as error:
+        jobs.backup_job(_job(retention="daily=1,weekly=0,monthly=0"))
+    assert error.value.field == "retention"

@@ -1,4 +1,4 @@
-"""Backup retention (operations/retention.py) over simulated calendars of backups: it keeps
+"""Backup retention (request/retention.py) over simulated calendars of backups: it keeps
 exactly what the plan's policy says, and a second pass over what it kept prunes nothing."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.operations.retention import choose
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request.retention import choose
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.plans import BackupPolicy, load_plan
 
 from .plans_fixture import raw_plans

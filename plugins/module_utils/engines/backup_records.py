@@ -41,7 +41,7 @@ class BackupRecord:
     expires_at: datetime | None = None
 
     @property
-    def taken_at(self):  # what operations/retention reads
+    def taken_at(self):  # what request/retention reads
         return self.started_at
 
     def as_dict(self):
@@ -123,3 +123,21 @@ def mark_pruned(conn, tenant, backup_ids):
         if changed:
             add_event(conn, tenant, "backups-pruned", {"backups": sorted(backup_ids)})
     return changed
+
+
+def set_expiry(conn, tenant, backup_id, expires_at):
+    """When a final backup may be purged (soft delete); set once, by the removal that took it."""
+    with conn.transaction():
+        changed = conn.execute("UPDATE backups SET expires_at = %s WHERE tenant = %s AND id = %s AND expires_at IS NULL",
+                               (expires_at, tenant, backup_id)).rowcount
+        if changed:
+            add_event(conn, tenant, "backup-expires", {"backup": backup_id, "at": expires_at.isoformat()})
+    return bool(changed)
+
+
+def expired(conn, now):
+    """Complete backups whose expiry has passed (a removed tenant's final ones), by tenant."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("SELECT * FROM backups WHERE state = 'complete' AND expires_at IS NOT NULL "
+                           "AND expires_at <= %s ORDER BY tenant, started_at", (now,)).fetchall()
+    return [_record(row) for row in rows]

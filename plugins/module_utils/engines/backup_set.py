@@ -149,6 +149,20 @@ def list_backups(store, tenant: str) -> Listing:
                    incomplete=tuple(sorted(incomplete, reverse=True)))
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A complete backup as the store lists it, in the shape request/retention reads."""
+
+    id: str
+    kind: str
+    taken_at: datetime
+    state: str = "complete"
+
+
+def stored(listing: Listing) -> list:
+    return [Stored(id=m.backup_id, kind=m.kind, taken_at=taken_at(m.backup_id)) for m in listing.complete]
+
+
 def delete_backup(store, tenant: str, backup_id: str) -> int:
     """Remove a backup, manifest first; returns how many objects went."""
     check_backup_id(backup_id)

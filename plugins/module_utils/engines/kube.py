@@ -52,6 +52,7 @@ KINDS = {
     ("apps/v1", "Deployment"): ("deployments", True),
     ("apps/v1", "StatefulSet"): ("statefulsets", True),
     ("batch/v1", "Job"): ("jobs", True),
+    ("batch/v1", "CronJob"): ("cronjobs", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
     ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
     ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),

@@ -14,7 +14,7 @@ check mode they only read.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import CapacityError, ConflictError, DependencyError
 
@@ -140,10 +140,12 @@ class TenantRecord:
     backup_size: int | None = None
     filestore_backup: dict | None = None  # {location, sha256?, size?}: the archive next to the dump
     db_connection_limit: int | None = None  # its role's CONNECTION LIMIT, counted in its server's budget
+    created_at: object = field(default=None, compare=False)  # datetime of its first row: not part of what it is
 
     def as_dict(self):
         return {
             "name": self.name, "state": self.state, "plan": self.plan, "namespace": self.namespace,
+            "odoo_version": self.odoo_version,
             "database": {"strategy": self.db_strategy, "server": self.server or "dedicated", "name": self.database,
                          "connection_limit": self.db_connection_limit},
             "hosts": list(self.hosts),
@@ -161,7 +163,7 @@ def _record(row):
         namespace=row["namespace"], database=row["database"], odoo_version=row["odoo_version"],
         hosts=tuple(row["hosts"] or ()), backup_location=row["backup_location"], backup_sha256=row["backup_sha256"],
         backup_size=row["backup_size"], filestore_backup=row.get("filestore_backup"),
-        db_connection_limit=row.get("db_connection_limit"),
+        db_connection_limit=row.get("db_connection_limit"), created_at=row.get("created_at"),
     )
 
 

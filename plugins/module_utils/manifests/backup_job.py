@@ -56,6 +56,7 @@ class BackupJob:
     run_id: str = ""  # names the Job when one backup is restored more than once (default: the backup id)
     import_key: str = ""  # import: the Odoo export's key in the store
     replace: bool = False  # restore, import: replace what the tenant holds (run_id names the run)
+    retention: str = ""  # a scheduled backup (no backup_id): the plan's policy, applied after it
     deadline_seconds: int = 6 * 3600
     extra_labels: dict = field(default_factory=dict)
 
@@ -67,7 +68,9 @@ class BackupJob:
 def _check(job):
     if job.command not in env.COMMANDS:
         raise SpecError("command", f"must be one of {', '.join(env.COMMANDS)}")
-    if not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z", job.job_name):
+    if job.retention and (job.command != "backup" or job.backup_id):
+        raise SpecError("retention", "only a scheduled backup (a backup without backup_id) applies retention")
+    if not job.retention and not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z", job.job_name):
         raise SpecError("run_id" if job.run_id else "backup_id", f"{job.run_id or job.backup_id!r} does not make a valid "
                         "Job name (lower-case letters, digits and -, at most 63 in all)")
     if job.target.kind not in ("s3", "directory"):
@@ -105,7 +108,10 @@ def environment(job):
     if job.command == "import":
         variables.append(_value(env.IMPORT_KEY, job.import_key))
     else:
-        variables += [_value(env.BACKUP_ID, job.backup_id), _value(env.KIND, backup_kind(job.backup_id))]
+        if job.retention:  # scheduled: each run names its own backup
+            variables += [_value(env.KIND, "scheduled"), _value(env.RETENTION, job.retention)]
+        else:
+            variables += [_value(env.BACKUP_ID, job.backup_id), _value(env.KIND, backup_kind(job.backup_id))]
     # The tenant's own credentials; the database is named here: a restore may fill one beside the tenant's.
     variables += [_from_secret(name, DB_SECRET, key) for name, key in env.DB_SECRET_KEYS.items() if name != env.PGDATABASE]
     variables.append(_value(env.PGDATABASE, job.database))
@@ -125,7 +131,9 @@ def environment(job):
                                       optional=True))
         if job.source_tenant:
             variables.append(_value(env.SOURCE_TENANT, job.source_tenant))
-    return variables
+    # The API server drops an empty value (a target without region or prefix): leaving it out
+    # keeps the object as stored equal to the one applied, and the program reads "" for it.
+    return [variable for variable in variables if "valueFrom" in variable or variable["value"]]
 
 
 def backup_job(job: BackupJob):
@@ -217,3 +225,42 @@ def network_policies(job, database_namespace, database_port, dedicated=False, cl
                      "ingress": [{"from": [{"podSelector": backup_pods}],
                                   "ports": [{"protocol": "TCP", "port": database_port}]}]}})
     return policies
+
+
+BACKUP_SCHEDULE = "scheduled-backup"
+
+
+def backup_schedule(job: BackupJob, schedule: str, suspend=False):
+    """The CronJob that backs the tenant up daily (schedule in UTC, from the plan) with the
+    program's scheduled kind: each run names its own backup, then prunes by `job.retention`.
+    One at a time; a run missed by more than an hour (the controller down) is skipped, the
+    next day's is not."""
+    template = backup_job(job)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata(job, BACKUP_SCHEDULE, component_labels(job, BACKUP_PROGRAM, "scheduled")),
+        "spec": {
+            "schedule": schedule,
+            "timeZone": "Etc/UTC",
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 3600,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "suspend": bool(suspend),
+            "jobTemplate": {"metadata": {"labels": template["spec"]["template"]["metadata"]["labels"]},
+                            "spec": template["spec"]},
+        },
+    }
+
+
+def scheduled_backup_objects(spec, settings, database_namespace, database_port, closed_ranges=(), suspended=False):
+    """What a tenant gets when its environment has a backup target: the target's keys, the
+    backup pods' NetworkPolicies and the daily CronJob (suspended with the tenant: nothing
+    changes while it is, and a dedicated server is down)."""
+    job = BackupJob(name=spec.name, namespace=spec.namespace, command="backup", backup_id="", database=spec.database,
+                    plan=spec.plan.name, odoo_version=spec.odoo_version, image=settings.image, target=settings.target,
+                    encrypt_to=settings.recipient, retention=spec.plan.backups.retention_text())
+    return [target_secret(job, settings.access_key, settings.secret_key),
+            *network_policies(job, database_namespace, database_port, spec.db_strategy == "dedicated", closed_ranges),
+            backup_schedule(job, spec.plan.backups.schedule_for(spec.name), suspend=suspended)]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 
+from .backup_job import scheduled_backup_objects
 from .base import (
-    CRON_DEPLOYMENT, DEDICATED, FILESTORE_CLAIM, POSTGRES, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget,
+    CRON_DEPLOYMENT, DEDICATED, FILESTORE_CLAIM, POSTGRES, POSTGRES_PORT, TENANT_LABEL, WEB_DEPLOYMENT, DatabaseTarget,
     TenantSecrets, check_inputs,
 )
 from .isolation import automation_binding as _automation_binding
@@ -61,6 +62,9 @@ def tenant_objects(spec: TenantSpec, platform: Platform, database: DatabaseTarge
         service(spec),
         ingress(spec, platform),
     ]
+    if platform.backups is not None:
+        objects += scheduled_backup_objects(spec, platform.backups, database.namespace, POSTGRES_PORT,
+                                            platform.closed_ranges, suspended)
     return _plain(objects)
 
 

@@ -13,6 +13,7 @@ still running and the same Job, and finishes that backup rather than starting an
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 from ..engines import backup_records, backup_set
 from ..engines.kube import KubeError
@@ -20,7 +21,8 @@ from ..engines.object_store import Target, open_store
 from ..errors import SaasError
 from ..manifests import backup_job as jobs
 from ..manifests.base import DEDICATED, POSTGRES_PORT
-from . import retention
+from ..request import retention
+from ..request.plans import BackupPolicy
 
 BACKUP_STATES = ("active", "suspended")
 
@@ -104,6 +106,15 @@ def final_backups_of_this_removal(run, record):
     return backups_since(run, record, "final", backup_records.removal_started_at(run.ledger, record.name))
 
 
+def _set_final_expiry(run, record, backup_id, completed_at):
+    """Soft delete: a final backup is kept, and the tenant can be undeleted from it, for its
+    plan's keep_final_days; then backups_purge removes it."""
+    plan = run.platform.plans.get(record.plan)
+    days = (plan.backups if plan else BackupPolicy()).keep_final_days
+    if backup_records.set_expiry(run.ledger, record.name, backup_id, completed_at + timedelta(days=days)):
+        run.record_ledger(f"final backup {backup_id} kept until {(completed_at + timedelta(days=days)).date()}")
+
+
 def take_backup(run, record, kind="manual", since=None):
     """Back the tenant up now; returns its BackupRecord (None in check mode). A final backup
     (kind final, for a removal that has recorded the tenant deleting) is taken once per removal,
@@ -118,6 +129,8 @@ def take_backup(run, record, kind="manual", since=None):
         done = [b for b in earlier if b.state == "complete"]
         if done:
             run.say(f"reusing the {kind} backup {done[0].id}, taken by an earlier run")
+            if kind == "final" and not run.check_mode:
+                _set_final_expiry(run, record, done[0].id, done[0].completed_at or done[0].started_at)
             return done[0]
         running = earlier
     else:
@@ -151,21 +164,51 @@ def take_backup(run, record, kind="manual", since=None):
         backup_records.fail(run.ledger, record.name, backup_id, cause)
         raise SaasError(f"backup {backup_id} of tenant {record.name} failed: {cause}")
     backup_records.complete(run.ledger, record.name, manifest)
+    if kind == "final":
+        _set_final_expiry(run, record, backup_id, datetime.fromisoformat(manifest.completed_at))
     run.changed = True
     run.actions.append(f"backup {record.name} -> {settings.target.describe()}/{record.name}/{backup_id} "
                        f"({manifest.size} bytes, database and filestore verified)")
     return backup_records.get(run.ledger, record.name, backup_id)
 
 
+def sync_from_store(run, record, settings, store):
+    """The ledger brought up to what the store holds: the scheduled backups the CronJob's Jobs
+    wrote (they have no ledger access) recorded complete, and rows of this target whose backup
+    the store no longer holds (the Jobs' own retention removed it) marked pruned."""
+    target = settings.target.describe()
+    listing = backup_set.list_backups(store, record.name)
+    held = {manifest.backup_id: manifest for manifest in listing.complete}
+    rows = {row.id: row for row in backup_records.list_for(run.ledger, record.name)}
+    new = [manifest for backup_id, manifest in held.items() if backup_id not in rows]
+    gone = [row.id for row in rows.values() if row.state == "complete" and row.target == target
+            and backup_set.BACKUP_ID.match(row.id) and row.id not in held]
+    for manifest in new:
+        run.actions.append(f"ledger: recorded backup {record.name}/{manifest.backup_id} ({manifest.kind}) from the store"
+                           + (" (check mode)" if run.check_mode else ""))
+        if not run.check_mode:
+            backup_records.start(run.ledger, record.name, manifest.backup_id, manifest.kind, target,
+                                 encrypted_to=manifest.encrypted_to, started_at=backup_set.taken_at(manifest.backup_id))
+            backup_records.complete(run.ledger, record.name, manifest)
+    if gone:
+        run.actions.append(f"ledger: marked pruned {', '.join(sorted(gone))}, which the store no longer holds"
+                           + (" (check mode)" if run.check_mode else ""))
+        if not run.check_mode:
+            backup_records.mark_pruned(run.ledger, record.name, gone)
+    if new or gone:
+        run.changed = True
+
+
 def prune(run, record):
-    """Apply the tenant's plan retention (operations/retention) to its backups: each pruned one
+    """Apply the tenant's plan retention (request/retention) to its backups: each pruned one
     leaves the store (manifest first, so it is invisible at once), then its row says pruned. A
     rerun after a kill removes what is left of the same choice, never more. Returns the ids."""
     plan = run.platform.plans.get(record.plan)
     if plan is None:
         raise SaasError(f"tenant {record.name} is on plan {record.plan}, which the inventory no longer defines: its "
                         "retention is unknown, so nothing is pruned")
-    _settings, store = open_target(run)
+    settings, store = open_target(run)
+    sync_from_store(run, record, settings, store)
     # Rows carried over from a tenant row (migration 4) are files on a controller, not in the store.
     in_store = [b for b in backup_records.list_for(run.ledger, record.name, ("complete", "failed"))
                 if backup_set.BACKUP_ID.match(b.id)]
@@ -180,3 +223,30 @@ def prune(run, record):
     if choice.prune:
         run.changed = True
     return list(choice.prune)
+
+
+def purge_expired(run, now=None):
+    """Remove from the store, and mark pruned, every final backup whose grace period (its
+    expires_at) has passed: the end of a soft delete. Manifest first, so a purge killed half way
+    leaves each backup whole or invisible, and the next purge finishes it. Returns what went."""
+    settings, store = open_target(run)
+    target = settings.target.describe()
+    purged = []
+    for backup in backup_records.expired(run.ledger, now or datetime.now(timezone.utc)):
+        if backup.target != target:
+            run.warn(f"{backup.tenant}/{backup.id} expired but lives in {backup.target}, not in {target}: purge it "
+                     "with that environment's target")
+            continue
+        entry = {"tenant": backup.tenant, "id": backup.id, "kind": backup.kind, "size": backup.size,
+                 "expired_at": backup.expires_at.isoformat()}
+        if run.check_mode:
+            run.actions.append(f"purge {backup.tenant}/{backup.id} (expired {backup.expires_at.date()}) (check mode)")
+        else:
+            removed = backup_set.delete_backup(store, backup.tenant, backup.id)
+            backup_records.mark_pruned(run.ledger, backup.tenant, [backup.id])
+            run.actions.append(f"purged {backup.tenant}/{backup.id} (expired {backup.expires_at.date()}, {removed} "
+                               "objects)")
+        purged.append(entry)
+    if purged:
+        run.changed = True
+    return purged

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from . import credentials
+from . import backup_health, credentials
 from ..engines import ledger, pg
 from ..manifests import tenant as manifests
 from ..errors import SaasError
@@ -95,6 +95,8 @@ def describe(run, record):
             drift.append(f"role or database {spec.database} on {record.server} differs from the plan")
     result["health"] = {"odoo_ready": _odoo_ready(run, spec, record),
                         "database_reachable": _database_reachable(run, spec, record, tenant_secrets)}
+    if run.platform.backups is not None:
+        result["health"]["backup"] = backup_health.of(run, record)
     result["drift"] = drift
     return result
 

@@ -16,6 +16,7 @@ from ..engines import backup, filestore, ledger, pg
 from ..errors import ConflictError, SpecError
 from ..manifests import tenant as manifests
 from ..request import naming
+from ..manifests.backup_job import BACKUP_SCHEDULE
 from ..manifests.base import NAME_LABEL, ODOO
 from .backups import final_backups_of_this_removal, open_target, take_backup as take_backup_in_cluster
 from .final_backup import backup_database, backup_filestore, refuse_what_cannot_be_backed_up
@@ -59,6 +60,9 @@ def remove(run, name, confirm, take_backup=True):
     if ledger.set_state(run.ledger, name, "deleting", run.check_mode):
         run.record_ledger(f"tenant {name} is deleting")
     reached("after-deleting-state")
+    if namespace_exists and not terminating:  # no scheduled backup starts while the tenant goes
+        run.record_changes([run.kube.delete("batch/v1", "CronJob", BACKUP_SCHEDULE, record.namespace,
+                                            check_mode=run.check_mode)])
     # Pods first: the backup must hold every write Odoo made, to the database and the filestore.
     if terminating:
         run.say(f"namespace {record.namespace} is terminating: Kubernetes is removing its pods")

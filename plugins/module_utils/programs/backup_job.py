@@ -44,6 +44,8 @@ from ..engines.pg import ServerConnection
 from ..errors import SaasError
 from ..redact import redact_text
 from ..request import job_contract as env_names
+from ..request import retention
+from ..request.plans import parse_retention
 
 
 class ProgramError(SaasError):
@@ -58,6 +60,7 @@ class Program:
         # A replacement's database step committed: a failure after it is finished by a rerun,
         # never undone (the controller keeps Odoo stopped then).
         self.replaced = False
+        self.pruned = []  # a scheduled backup's retention: the backups it removed
 
     def say(self, message):
         self.emit(f"[{time.monotonic() - self.started:6.1f}s] {message}")
@@ -130,7 +133,13 @@ def _installed_modules(server):
 
 
 def run_backup(program):
-    tenant, backup_id = program.need(env_names.TENANT), program.need(env_names.BACKUP_ID)
+    tenant = program.need(env_names.TENANT)
+    policy = None
+    if program.environ.get(env_names.RETENTION):  # scheduled: this run names its backup
+        policy = parse_retention(program.environ[env_names.RETENTION], env_names.RETENTION)
+        backup_id = program.environ.get(env_names.BACKUP_ID) or backup_set.new_backup_id("scheduled")
+    else:
+        backup_id = program.need(env_names.BACKUP_ID)
     kind = backup_set.check_backup_id(backup_id, env_names.BACKUP_ID)["kind"]
     recipient = program.environ.get(env_names.ENCRYPT_TO, "")
     if recipient:
@@ -185,7 +194,19 @@ def run_backup(program):
     reached("backup-job:complete")
     shutil.rmtree(work)
     program.say(f"backup {tenant}/{backup_id} complete: {manifest.size} bytes")
+    if policy is not None:
+        prune_store(program, store, tenant, policy)
     return manifest, True
+
+
+def prune_store(program, store, tenant, policy):
+    """The plan's retention applied in the store (the ledger learns it from the store: a row
+    whose backup is gone reads pruned). Manifest first: each pruned backup is invisible at once."""
+    choice = retention.choose(backup_set.stored(backup_set.list_backups(store, tenant)), policy)
+    for backup_id in choice.prune:
+        backup_set.delete_backup(store, tenant, backup_id)
+        program.say(f"pruned {tenant}/{backup_id} (retention {policy.retention_text()})")
+    program.pruned = list(choice.prune)
 
 
 def _marker(name, replace_run):
@@ -282,9 +303,12 @@ def run_import(program):
             "files": found.files}, True
 
 
-def _summary(manifest, changed):
-    return {"backup_id": manifest.backup_id, "tenant": manifest.tenant, "size": manifest.size,
-            "parts": {name: part.sha256 for name, part in manifest.parts.items()}}, changed
+def _summary(program, manifest, changed):
+    summary = {"backup_id": manifest.backup_id, "tenant": manifest.tenant, "size": manifest.size,
+               "parts": {name: part.sha256 for name, part in manifest.parts.items()}}
+    if program.pruned:
+        summary["pruned"] = program.pruned
+    return summary, changed
 
 
 def main(argv=None, environ=None, out=None) -> int:
@@ -293,9 +317,9 @@ def main(argv=None, environ=None, out=None) -> int:
     command = argv[0] if argv else ""
     try:
         if command == "backup":
-            summary, changed = _summary(*run_backup(program))
+            summary, changed = _summary(program, *run_backup(program))
         elif command == "restore":
-            summary, changed = _summary(*run_restore(program))
+            summary, changed = _summary(program, *run_restore(program))
         elif command == "import":
             summary, changed = run_import(program)
         else:

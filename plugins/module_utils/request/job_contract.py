@@ -16,8 +16,9 @@ COMMANDS = ("backup", "restore", "import")
 
 TENANT = "ODOO_SAAS_TENANT"  # backup: the tenant backed up; restore: the tenant restored into
 SOURCE_TENANT = "ODOO_SAAS_SOURCE_TENANT"  # restore: whose backup (another tenant's, for a clone)
-BACKUP_ID = "ODOO_SAAS_BACKUP_ID"
+BACKUP_ID = "ODOO_SAAS_BACKUP_ID"  # backup: unset in a scheduled run, which names its own backup
 KIND = "ODOO_SAAS_BACKUP_KIND"
+RETENTION = "ODOO_SAAS_RETENTION"  # a scheduled backup: then prune by the plan's daily=N,weekly=N,monthly=N
 PLAN = "ODOO_SAAS_PLAN"
 ODOO_VERSION = "ODOO_SAAS_ODOO_VERSION"
 FILESTORE = "ODOO_SAAS_FILESTORE"  # backup: filestore/<database> on the claim; restore: where it goes

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 from dataclasses import dataclass
 
@@ -17,7 +19,7 @@ WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}\Z")
 # A misspelt key would otherwise be ignored silently and the plan get a default instead.
 PLAN_KEYS = ("db_strategy", "replicas", "workers", "cpu", "memory", "storage", "db_connection_limit", "quota",
              "db_storage", "db_resources", "postgresql_settings", "egress", "extra_egress", "backups")
-BACKUP_KEYS = ("hour", "keep_daily", "keep_weekly", "keep_monthly")
+BACKUP_KEYS = ("hour", "keep_daily", "keep_weekly", "keep_monthly", "keep_final_days")
 QUOTA_KEYS = ("cpu", "memory", "pods", "storage")
 DB_RESOURCE_KEYS = ("cpu", "memory")
 
@@ -34,12 +36,38 @@ class Quota:
 class BackupPolicy:
     """When a plan's tenants are backed up and which backups are kept (Odoo.sh's defaults): the
     newest of each of the last keep_daily days, keep_weekly ISO weeks and keep_monthly months
-    that have a backup (operations/retention.py)."""
+    that have a backup (request/retention.py)."""
 
     hour: int = 2  # UTC; each tenant's minute in the hour comes from its name, spreading a server's dumps
     keep_daily: int = 7
     keep_weekly: int = 4
     keep_monthly: int = 3
+    keep_final_days: int = 30  # a removed tenant's final backup: it can be undeleted until then
+
+    def minute_for(self, tenant: str) -> int:
+        """The tenant's minute in the hour: stable, and spread evenly over a server's tenants."""
+        return int(hashlib.sha256(tenant.encode()).hexdigest()[:8], 16) % 60
+
+    def schedule_for(self, tenant: str) -> str:
+        """The tenant's CronJob schedule (UTC): daily at the plan's hour, its own minute."""
+        return f"{self.minute_for(tenant)} {self.hour} * * *"
+
+    def retention_text(self) -> str:
+        """The policy as the scheduled Job's program reads it (ODOO_SAAS_RETENTION)."""
+        return f"daily={self.keep_daily},weekly={self.keep_weekly},monthly={self.keep_monthly}"
+
+
+def parse_retention(text: str, field: str) -> BackupPolicy:
+    """BackupPolicy.retention_text read back; SpecError naming `field` otherwise."""
+    values = {}
+    for item in (text or "").split(","):
+        key, _sep, value = item.partition("=")
+        if key not in ("daily", "weekly", "monthly") or not value.isdigit():
+            raise SpecError(field, f"{text!r} is not daily=N,weekly=N,monthly=N")
+        values[f"keep_{key}"] = int(value)
+    if len(values) != 3:
+        raise SpecError(field, f"{text!r} is not daily=N,weekly=N,monthly=N")
+    return BackupPolicy(**values)
 
 
 @dataclass(frozen=True)
@@ -97,6 +125,7 @@ def _backup_policy(raw, field):
         keep_daily=_integer(settings, "keep_daily", field, 1, 366, defaults.keep_daily),
         keep_weekly=_integer(settings, "keep_weekly", field, 0, 520, defaults.keep_weekly),
         keep_monthly=_integer(settings, "keep_monthly", field, 0, 240, defaults.keep_monthly),
+        keep_final_days=_integer(settings, "keep_final_days", field, 1, 3650, defaults.keep_final_days),
     )
 
 
