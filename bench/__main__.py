@@ -311,10 +311,14 @@ def decommission_table(bench):
 def backups_table(figures):
     rows = [(side, figures[side]["backup_s"], figures[side]["backup_mib_s"], figures[side]["restore_s"],
              figures[side]["restore_mib_s"]) for side in ("ours", "floor")]
+    replacing = figures["ours_replacing"]
+    rows.insert(1, ("ours, replacing", "-", "-", replacing["restore_s"], replacing["restore_mib_s"]))
     return table(f"Backup and restore of {figures['db_mb']} MiB of database and {figures['files_mb']} MiB of filestore "
                  "(random bytes), local S3", ["side", "backup s", "backup MiB/s", "restore s", "restore MiB/s"], rows,
                  ["ours: programs/backup_job (dump, read back, tar.gz, read back, sha256, upload, check; restore: "
                   "download, sha256, read back, stage, pg_restore in one transaction, rename), in sequence;",
+                  "ours, replacing: tenant_restore's path into the database the first restore filled (dump to script, "
+                  "drop + script + marker in one psql transaction, filestore swapped);",
                   "floor: pg_dump -Fc | upload and tar -cz | upload, streamed, nothing verified; restore: download | "
                   "pg_restore, download | tar -xz. Same server, user, store and gzip level, one process a side."])
 

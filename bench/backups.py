@@ -11,6 +11,10 @@ attachments that are already compressed (PDFs, images).
   before anything is written.
 - floor: `pg_dump --format=custom | upload` and `tar -cz | upload`, streamed (the dump and the
   upload run at once), nothing verified; restore: `download | pg_restore` and `download | tar -xz`.
+- ours, replacing (what tenant_restore runs): `restore` again with ODOO_SAAS_REPLACE_RUN into the
+  database and directory the first restore filled: the dump turned into a script first, then
+  the drop of what the database holds, the script and the marker in one psql transaction, and
+  the filestore swapped. Reported beside ours; the floor has no counterpart (it replaces nothing).
 
 Same server, same user (the server's admin on both sides), same store, same gzip level (6),
 one process at a time on each side. MiB/s is (DB_MB + FILES_MB) over the wall time.
@@ -140,6 +144,10 @@ def run(db_mb, files_mb, say):
         say("benchmark 5: our restore (programs/backup_job restore)")
         ours_restore = _timed(program + ["restore"], _program_environment(
             prefix, names["ours"], os.path.join(work, "restored-ours"), scratch, backup_id))
+        say("benchmark 5: our replacing restore (tenant_restore's path: ODOO_SAAS_REPLACE_RUN)")
+        ours_replace = _timed(program + ["restore"], dict(_program_environment(
+            prefix, names["ours"], os.path.join(work, "restored-ours"), scratch, backup_id),
+            **{env.REPLACE_RUN: f"bench-{run_id}"}))
         say("benchmark 5: the floor (pg_dump | upload, tar | upload, and back)")
         floor_backup, floor_restore = _floor(prefix, names["source"], filestore, names["floor"],
                                              os.path.join(work, "restored-floor"))
@@ -157,7 +165,8 @@ def run(db_mb, files_mb, say):
         return {"backup_s": round(backup_s, 2), "restore_s": round(restore_s, 2),
                 "backup_mib_s": round(total / backup_s, 1), "restore_mib_s": round(total / restore_s, 1)}
     return {"db_mb": db_mb, "files_mb": files_mb, "ours": side(ours_backup, ours_restore),
-            "floor": side(floor_backup, floor_restore)}
+            "floor": side(floor_backup, floor_restore),
+            "ours_replacing": {"restore_s": round(ours_replace, 2), "restore_mib_s": round(total / ours_replace, 1)}}
 
 
 if __name__ == "__main__":  # python -m bench.backups [DB_MB FILES_MB]

@@ -15,7 +15,9 @@ What it translates, and nothing else:
   volume's directory (provisioner), an emptyDir a fresh temporary directory; an environment
   value under a mountPath is rewritten to the same place under that directory;
 - PGHOST, a shared server's Service (postgres.<server>.svc.cluster.local:5432), becomes that
-  server's loopback address and port (as the Odoo database contract tests do);
+  server's loopback address and port (as the Odoo database contract tests do); PGHOST
+  `postgres`, a dedicated server's Service in the pod's namespace, becomes the loopback server
+  a test booted for that namespace from its StatefulSet (registered with register_dedicated);
 - `python3 -m <module>` runs with this interpreter, the collection on its path.
 The program, its arguments and every other variable are the pod's, unchanged.
 
@@ -40,6 +42,7 @@ from kubernetes import client
 from . import bootstrap, postgres, settings
 from .failure_stages import HELD_IMAGE as STAND_IN_IMAGE
 PROGRAM_LABEL = "app.kubernetes.io/name=odoo-saas-backup"
+DEDICATED_SERVICE = "postgres"  # the Service of a dedicated server, in the tenant's namespace
 SHARED_SERVICE = re.compile(r"^postgres\.(?P<server>postgres-shared-[0-9]+)\.svc\.cluster\.local\Z")
 TIMEOUT = 1800
 MESSAGE_BYTES = 2048  # the kubelet's limit for a termination message taken from the log
@@ -96,7 +99,25 @@ def container_environment(core, namespace, pod_spec, scratch):
     if shared:
         server = next(s for s in postgres.SERVERS if s.name == shared["server"])
         environment["PGHOST"], environment["PGPORT"] = "127.0.0.1", str(server.port)
+    dedicated = _dedicated_file(namespace)
+    if environment.get("PGHOST") == DEDICATED_SERVICE and dedicated.exists():
+        environment["PGHOST"], environment["PGPORT"] = "127.0.0.1", dedicated.read_text().strip()
     return list(container.command or []) + list(container.args or []), environment
+
+
+def _dedicated_file(namespace):
+    return settings.state_dir() / "dedicated-servers" / namespace
+
+
+def register_dedicated(namespace, port):
+    """A dedicated server booted here for `namespace` (on 127.0.0.1:port): its pods' PGHOST maps to it."""
+    path = _dedicated_file(namespace)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{port}\n")
+
+
+def unregister_dedicated(namespace):
+    _dedicated_file(namespace).unlink(missing_ok=True)
 
 
 def run_container(command, environment, scratch, extra_environment=None, timeout=TIMEOUT):

@@ -4,14 +4,20 @@ inventories/local: validation first, check and diff, idempotence, no secret in t
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.object_store import Target, open_store
+from tests.cluster import object_store
 
 from . import tenants
 
@@ -167,5 +173,37 @@ def test_a_removed_tenant_is_undeleted_from_its_final_backup_and_the_purge_keeps
     # Placed again: maybe on the other server.
     with tenants.connect(servers[re.search(r"server: (postgres-shared-\d+)", info).group(1)], database) as conn:
         assert conn.execute("SELECT count(*) FROM res_partner").fetchone()[0] == 42
+    playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}", "-e",
+             "tenant_backup=false")
+
+
+def test_an_odoo_export_uploaded_to_the_store_is_imported_as_a_new_tenant():
+    """An export as Odoo's database manager writes it (dump.sql of pg_dump --no-owner, filestore/,
+    manifest.json), uploaded below the local inventory's prefix."""
+    name = tenants.unique("pbi")
+    data = b"an attachment"
+    digest = hashlib.sha1(data).hexdigest()
+    export = io.BytesIO()
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr("dump.sql", "CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar);\n"
+                                     "INSERT INTO res_partner (name) VALUES ('imported 1'), ('imported 2');\n")
+        archive.writestr("manifest.json", json.dumps({"odoo_dump": "1", "db_name": "legacy", "version": "18.0",
+                                                      "major_version": "18.0", "modules": {"base": "18.0.1.3"}}))
+        archive.writestr(f"filestore/{digest[:2]}/{digest}", data)
+    store = open_store(Target(kind="s3", endpoint=f"http://{object_store.endpoint()}", bucket=object_store.BUCKET,
+                              prefix="local", access_key=object_store.ACCESS_KEY, secret_key=object_store.secret_key()))
+    store.put_bytes(f"imports/{name}.zip", export.getvalue())
+
+    imported = playbook("tenant_import.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small", "-e",
+                        f"odoo_export=imports/{name}.zip", "-v")
+    assert f"import: imports/{name}.zip" in imported.stdout
+    info = playbook("tenant_info.yml", "-e", f"tenant_name={name}", "-v").stdout
+    servers = {s.name: s for s in (tenants.SHARED_1, tenants.SHARED_2)}
+    server = servers[re.search(r"server: (postgres-shared-\d+)", info).group(1)]
+    with tenants.connect(server, f"odoo_{name.replace('-', '_')}") as conn:
+        assert conn.execute("SELECT name FROM res_partner ORDER BY id").fetchall() == [("imported 1",), ("imported 2",)]
+    again = playbook("tenant_import.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small", "-e",
+                     f"odoo_export=imports/{name}.zip", check=False)
+    assert again.returncode != 0 and "an import makes a new tenant" in again.stdout
     playbook("tenant_decommission.yml", "-e", f"tenant_name={name}", "-e", f"tenant_confirm={name}", "-e",
              "tenant_backup=false")
