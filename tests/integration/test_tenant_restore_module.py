@@ -63,6 +63,10 @@ def _replicas(api, record):
             for d in client.AppsV1Api(api).list_namespaced_deployment(record["namespace"]).items}
 
 
+def _cron_suspended(api, record):
+    return client.BatchV1Api(api).read_namespaced_cron_job("scheduled-backup", record["namespace"]).spec.suspend
+
+
 def _restore_jobs(api, record):
     return sorted(job.metadata.name for job in client.BatchV1Api(api).list_namespaced_job(record["namespace"]).items
                   if job.metadata.name.startswith(("restore-", "import-")))
@@ -117,6 +121,7 @@ def test_a_restore_puts_the_tenant_back_as_it_was_after_a_safety_backup(
     with tenants.connect(tenants.LEDGER, ledger_db) as conn:
         safety = backup_records.get(conn, tenant["name"], done["safety_backup"])
     assert safety.kind == "pre-restore" and safety.state == "complete"
+    assert safety.expires_at is not None, "a safety backup is kept for its grace period, not by the daily rule"
     assert backup_set.read_manifest(_store(prefix), tenant["name"], safety.id).kind == "pre-restore"
     steps = "\n".join(result["steps"])
     assert steps.index("stopping Odoo") < steps.index("safety backup") < steps.index("restore Job")
@@ -186,6 +191,7 @@ def test_a_restore_killed_half_way_is_finished_by_the_rerun(api, ledger_db, tmp_
                                           entry=("tenant_restore", "run_tenant_restore"))
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert not any(_replicas(api, record).values()), "Odoo runs while its restore is unfinished"
+    assert _cron_suspended(api, record) is True, "scheduled backups run while the restore is unfinished"
     with tenants.connect(tenants.LEDGER, ledger_db) as conn:
         unfinished = restore_records.unfinished(conn, record["name"])
     assert unfinished is not None
@@ -193,6 +199,7 @@ def test_a_restore_killed_half_way_is_finished_by_the_rerun(api, ledger_db, tmp_
     assert failure is None, failure
     assert result["restore"]["run"] == unfinished.run_id
     assert _partners(record)[0] == 50 and _replicas(api, record) == replicas
+    assert _cron_suspended(api, record) is False
     with tenants.connect(tenants.LEDGER, ledger_db) as conn:
         safety = [b for b in backup_records.list_for(conn, record["name"]) if b.kind == "pre-restore"]
     assert len(safety) == 1, "the rerun took a second safety backup"
@@ -214,3 +221,5 @@ def test_a_restore_whose_job_fails_before_replacing_brings_odoo_back_untouched(a
     assert failure is not None and "sha256" in failure and "data is as it was" in failure, failure
     assert _partners(record) == before and _replicas(api, record) == replicas
     assert _events(ledger_db, record["name"])[-2:] == ["restore-started", "restore-failed"]
+    assert _restore_jobs(api, record) == [], "the failed Job was left to retry under a running Odoo"
+    assert _cron_suspended(api, record) is False

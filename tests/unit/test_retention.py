@@ -57,9 +57,10 @@ def test_several_backups_a_day_keep_the_days_newest():
     assert choose(backups, BackupPolicy(keep_daily=1, keep_weekly=0, keep_monthly=0)).keep == ("b21",)
 
 
-def test_running_and_final_backups_are_left_alone_and_failed_ones_pruned():
+def test_running_final_and_safety_backups_are_left_alone_and_failed_ones_pruned():
     now = datetime(2026, 6, 1, 2, tzinfo=UTC)
     backups = [Backup("running", now, state="running"), Backup("final", now - timedelta(days=400), kind="final"),
+               Backup("safety", now - timedelta(hours=2), kind="pre-restore"),
                Backup("failed", now - timedelta(hours=1), state="failed"), Backup("good", now - timedelta(days=1)),
                Backup("gone", now - timedelta(days=2), state="pruned")]
     choice = choose(backups, BackupPolicy())

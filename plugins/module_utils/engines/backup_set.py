@@ -144,6 +144,7 @@ def list_backups(store, tenant: str) -> Listing:
         if len(pieces) == 3 and BACKUP_ID.match(pieces[1]):
             ids.setdefault(pieces[1], set()).add(pieces[2])
     complete = [read_manifest(store, tenant, backup_id) for backup_id, names in ids.items() if MANIFEST in names]
+    complete = [manifest for manifest in complete if manifest is not None]  # deleted since the listing (a prune)
     incomplete = [backup_id for backup_id, names in ids.items() if MANIFEST not in names]
     return Listing(complete=tuple(sorted(complete, key=lambda m: m.backup_id, reverse=True)),
                    incomplete=tuple(sorted(incomplete, reverse=True)))

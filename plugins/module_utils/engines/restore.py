@@ -142,8 +142,8 @@ def restore_database(server, database: str, dump: str, backup_name: str, say, ki
     return True
 
 
-# Every schema the connected role may drop (its own, and public through pg_database_owner),
-# then an empty public schema for the script to fill.
+# Every schema the connected role may drop (its own, and public through pg_database_owner:
+# PostgreSQL 15 and later, the platform's minimum), then an empty public schema for the script.
 _DROP_OWNED_SCHEMAS = """DO $odoo_saas$
 DECLARE schema_name text;
 BEGIN

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from ..engines import backup_records, backup_set
-from ..engines.object_store import ObjectStoreError, open_store
+from ..engines.object_store import open_store
+from ..errors import SaasError
 from ..manifests.backup_job import BACKUP_SCHEDULE
 from .backups import store_target
 
@@ -38,12 +39,13 @@ def of(run, record, now=None):
     if last is not None:
         found[last.id] = last.started_at
     problem = None
-    try:
-        newest = _newest_in_store(run, record.name)
-        if newest is not None:
-            found[newest.backup_id] = backup_set.taken_at(newest.backup_id)
-    except ObjectStoreError as error:
-        problem = f"the backup store could not be read: {error}"
+    if run.platform.backups.target.kind == "s3":  # a directory target is read by Jobs only: the ledger's word
+        try:
+            newest = _newest_in_store(run, record.name)
+            if newest is not None:
+                found[newest.backup_id] = backup_set.taken_at(newest.backup_id)
+        except (SaasError, ImportError) as error:  # unreachable, keys refused, a damaged manifest, no minio
+            problem = f"the backup store could not be read: {error}"
     newest_id = max(found, key=found.get) if found else None
     age = now - (found[newest_id] if newest_id else record.created_at or now)
     stale = record.state in FRESH_STATES and age > STALE_AFTER

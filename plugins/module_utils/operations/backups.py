@@ -73,12 +73,14 @@ def job_objects(run, record, settings, job, identity=""):
             jobs.backup_job(job)]
 
 
-def program_result(run, job):
+def program_result(run, job, newest_only=False):
     """The program's last line (its JSON result, a dict), which the kubelet keeps as the
     container's termination message (terminationMessagePolicy FallbackToLogsOnError); None
-    when no pod has ended with one."""
+    when no pod has ended with one. `newest_only`: the Job's newest pod's, or None while that
+    pod has not ended (an older pod's word is stale once a retry runs)."""
     pods = run.kube.list("v1", "Pod", job.namespace, label_selector=f"job-name={job.job_name}")
-    for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "", reverse=True):
+    pods = sorted(pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "", reverse=True)
+    for pod in pods[:1] if newest_only else pods:
         for status in (pod.get("status") or {}).get("containerStatuses") or []:
             message = ((status.get("state") or {}).get("terminated") or {}).get("message") or ""
             for line in reversed(message.strip().splitlines()):
@@ -106,13 +108,16 @@ def final_backups_of_this_removal(run, record):
     return backups_since(run, record, "final", backup_records.removal_started_at(run.ledger, record.name))
 
 
-def _set_final_expiry(run, record, backup_id, completed_at):
-    """Soft delete: a final backup is kept, and the tenant can be undeleted from it, for its
-    plan's keep_final_days; then backups_purge removes it."""
+EXPIRING_KINDS = retention.EXEMPT_KINDS
+
+
+def _set_expiry(run, record, backup_id, completed_at):
+    """A final backup (soft delete: the tenant can be undeleted from it) and a restore's safety
+    backup are kept for the plan's keep_final_days; then backups_purge removes them."""
     plan = run.platform.plans.get(record.plan)
     days = (plan.backups if plan else BackupPolicy()).keep_final_days
     if backup_records.set_expiry(run.ledger, record.name, backup_id, completed_at + timedelta(days=days)):
-        run.record_ledger(f"final backup {backup_id} kept until {(completed_at + timedelta(days=days)).date()}")
+        run.record_ledger(f"backup {backup_id} kept until {(completed_at + timedelta(days=days)).date()}")
 
 
 def take_backup(run, record, kind="manual", since=None):
@@ -129,8 +134,8 @@ def take_backup(run, record, kind="manual", since=None):
         done = [b for b in earlier if b.state == "complete"]
         if done:
             run.say(f"reusing the {kind} backup {done[0].id}, taken by an earlier run")
-            if kind == "final" and not run.check_mode:
-                _set_final_expiry(run, record, done[0].id, done[0].completed_at or done[0].started_at)
+            if kind in EXPIRING_KINDS and not run.check_mode:
+                _set_expiry(run, record, done[0].id, done[0].completed_at or done[0].started_at)
             return done[0]
         running = earlier
     else:
@@ -164,8 +169,8 @@ def take_backup(run, record, kind="manual", since=None):
         backup_records.fail(run.ledger, record.name, backup_id, cause)
         raise SaasError(f"backup {backup_id} of tenant {record.name} failed: {cause}")
     backup_records.complete(run.ledger, record.name, manifest)
-    if kind == "final":
-        _set_final_expiry(run, record, backup_id, datetime.fromisoformat(manifest.completed_at))
+    if kind in EXPIRING_KINDS:
+        _set_expiry(run, record, backup_id, datetime.fromisoformat(manifest.completed_at))
     run.changed = True
     run.actions.append(f"backup {record.name} -> {settings.target.describe()}/{record.name}/{backup_id} "
                        f"({manifest.size} bytes, database and filestore verified)")
@@ -226,8 +231,9 @@ def prune(run, record):
 
 
 def purge_expired(run, now=None):
-    """Remove from the store, and mark pruned, every final backup whose grace period (its
-    expires_at) has passed: the end of a soft delete. Manifest first, so a purge killed half way
+    """Remove from the store, and mark pruned, every backup whose grace period (its expires_at)
+    has passed: the final backups of removed tenants (the end of a soft delete) and restores'
+    safety backups. Manifest first, so a purge killed half way
     leaves each backup whole or invisible, and the next purge finishes it. Returns what went."""
     settings, store = open_target(run)
     target = settings.target.describe()

@@ -25,9 +25,10 @@ from datetime import datetime, timezone
 
 from ..crashpoints import reached
 from ..engines import backup_set, restore_records
-from ..engines.kube import KubeError
+from ..engines.kube import MISSING, KubeError
 from ..errors import SaasError
 from ..manifests import backup_job as jobs
+from ..manifests.backup_job import BACKUP_SCHEDULE
 from ..manifests.base import DEDICATED, NAME_LABEL, ODOO
 from . import backups
 from .steps import stop_pods
@@ -112,18 +113,36 @@ def _failed(job):
                for c in (job.get("status") or {}).get("conditions") or [])
 
 
+def _remove_job(run, job, live=MISSING):
+    """The Job and its pods gone (Foreground: waited for), so no retry of it runs any more."""
+    change = run.kube.delete("batch/v1", "Job", job.job_name, job.namespace, live=live, propagation="Foreground")
+    run.record_changes([change])
+    if change.changed:
+        run.kube.wait(f"Job {job.namespace}/{job.job_name} to go",
+                      lambda: run.kube.get("batch/v1", "Job", job.job_name, job.namespace) is None,
+                      run.wait_timeout, progress=run.say)
+
+
 def _start_failed_job_again(run, job):
     """A rerun of a run whose Job failed after its backoff: that Job is replaced by a new one."""
     live = run.kube.get("batch/v1", "Job", job.job_name, job.namespace)
     if live is None or not _failed(live):
         return
     run.say(f"the Job {job.namespace}/{job.job_name} of the earlier run failed: starting it again")
+    _remove_job(run, job, live)
+
+
+def _schedule(run, record, suspend):
+    """The tenant's scheduled backups held while a restore runs (a backup of a half-restored
+    tenant, or a prune of the backup being restored, must not happen), and let go after."""
+    live = run.kube.get("batch/v1", "CronJob", BACKUP_SCHEDULE, record.namespace)
+    if live is None or bool((live.get("spec") or {}).get("suspend")) == suspend:
+        return
     run.changed = True
-    run.actions.append(f"deleted the failed Job {job.namespace}/{job.job_name} to run it again")
-    run.kube.delete("batch/v1", "Job", job.job_name, job.namespace, live=live, propagation="Foreground")
-    run.kube.wait(f"Job {job.namespace}/{job.job_name} to go",
-                  lambda: run.kube.get("batch/v1", "Job", job.job_name, job.namespace) is None,
-                  run.wait_timeout, progress=run.say)
+    run.actions.append(f"{'suspended' if suspend else 'resumed'} CronJob {record.namespace}/{BACKUP_SCHEDULE}")
+    if not run.check_mode:
+        run.kube.request("PATCH", f"/apis/batch/v1/namespaces/{record.namespace}/cronjobs/{BACKUP_SCHEDULE}",
+                         body={"spec": {"suspend": suspend}}, content_type="application/merge-patch+json")
 
 
 def _restore_job(record, settings, source, run_id):
@@ -158,7 +177,8 @@ def restore_tenant(run, record, source, safety_backup=True):
             since = restore_records.start(run.ledger, record.name, run_id, source.as_dict(), replicas,
                                           safety_backup).started_at
             run.record_ledger(f"restore run {run_id} of {source.describe()} into {record.name} started")
-    run.say(f"stopping Odoo in {record.namespace}")
+    run.say(f"stopping Odoo and the scheduled backups in {record.namespace}")
+    _schedule(run, record, suspend=True)
     stop_pods(run, record, kinds=("Deployment",), label_selector=ODOO_PODS)
     reached("restore:odoo-stopped")
     safety = None
@@ -171,6 +191,7 @@ def restore_tenant(run, record, source, safety_backup=True):
         run.actions.append(f"restore {source.describe()} into {record.name}, replacing its database and filestore "
                            "(check mode)")
         _scale_back(run, record, {name: count for name, count in replicas.items() if count})
+        _schedule(run, record, suspend=record.state == "suspended")
         return None
     _start_failed_job_again(run, job)
     run.record_changes(run.kube.apply_all(backups.job_objects(run, record, settings, job, settings.identity)))
@@ -178,12 +199,16 @@ def restore_tenant(run, record, source, safety_backup=True):
     try:
         run.kube.wait_job_complete(job.namespace, job.job_name, timeout=run.wait_timeout, progress=run.say)
     except KubeError as error:
-        result = backups.program_result(run, job) or {}
+        live = run.kube.get("batch/v1", "Job", job.job_name, job.namespace)
+        result = (backups.program_result(run, job, newest_only=True) if live and _failed(live) else None) or {}
         cause = result.get("msg") or str(error)
         run.record_changes(run.kube.apply_all([jobs.target_secret(job, settings.access_key, settings.secret_key)]))
         if result.get("database_replaced") is False:
-            restore_records.end(run.ledger, record.name, run_id, failed=cause)
+            # The Job failed for good (no retry left) and its last pod found the data untouched.
+            _remove_job(run, job)
             _scale_back(run, record, replicas)
+            _schedule(run, record, suspend=record.state == "suspended")
+            restore_records.end(run.ledger, record.name, run_id, failed=cause)
             raise SaasError(f"restore of {source.describe()} into tenant {record.name} failed: {cause} The tenant's "
                             "data is as it was and Odoo runs again.") from None
         raise SaasError(f"restore of {source.describe()} into tenant {record.name} did not finish: {cause} Odoo stays "
@@ -191,8 +216,9 @@ def restore_tenant(run, record, source, safety_backup=True):
     reached("restore:job-complete")
     # The identity stays in the namespace only while a restore needs it.
     run.record_changes(run.kube.apply_all([jobs.target_secret(job, settings.access_key, settings.secret_key)]))
-    run.say("bringing Odoo back")
+    run.say("bringing Odoo and the scheduled backups back")
     _scale_back(run, record, replicas)
+    _schedule(run, record, suspend=record.state == "suspended")
     summary = {"run": run_id, "source": source.as_dict(), "job": f"{job.namespace}/{job.job_name}",
                "safety_backup": safety.id if safety else None,
                "size": manifest.size if manifest else store.size(source.import_key)}

@@ -60,6 +60,7 @@ class Program:
         # A replacement's database step committed: a failure after it is finished by a rerun,
         # never undone (the controller keeps Odoo stopped then).
         self.replaced = False
+        self.replaced_check = None  # asks the database whether this run's replacement committed
         self.pruned = []  # a scheduled backup's retention: the backups it removed
 
     def say(self, message):
@@ -111,6 +112,24 @@ class Program:
         self.say(f"reading {reading} from {store.target.describe()}")
         store.check()
         return server, target_dir, store
+
+    def watch_replacement(self, marker, replace_run):
+        if replace_run:
+            self.replaced_check = lambda: restore.replaced_already(self.database(), self.need(env_names.PGDATABASE),
+                                                                   marker)
+
+    def database_replaced(self):
+        """For the failure report: True (this run's replacement committed, by this pod or an
+        earlier one), False (it did not: the data is as it was), None (not a replacement, or the
+        database could not say)."""
+        if self.replaced:
+            return True
+        if self.replaced_check is None:
+            return None
+        try:
+            return bool(self.replaced_check())
+        except (SaasError, OSError):
+            return None
 
     def secrets(self):
         return [self.environ.get(name, "") for name in env_names.SECRET_VARIABLES]
@@ -246,6 +265,7 @@ def run_restore(program):
     name = f"{source_tenant}/{backup_id}"
     replace_run = program.environ.get(env_names.REPLACE_RUN, "")
     marker = _marker(name, replace_run)
+    program.watch_replacement(marker, replace_run)
     server, target_dir, store = program.restore_ends(f"backup {name}")
     manifest = backup_set.read_manifest(store, source_tenant, backup_id)
     if manifest is None:
@@ -277,6 +297,7 @@ def run_import(program):
     name = f"import {key}"
     replace_run = program.environ.get(env_names.REPLACE_RUN, "")
     marker = _marker(name, replace_run)
+    program.watch_replacement(marker, replace_run)
     server, target_dir, store = program.restore_ends(f"the Odoo export {key}")
     size = store.size(key)
     if size is None:
@@ -326,7 +347,7 @@ def main(argv=None, environ=None, out=None) -> int:
             raise ProgramError(f"command: {command!r} is not one of {', '.join(env_names.COMMANDS)}")
     except (SaasError, OSError) as error:
         message = redact_text(str(error), program.secrets())
-        program.emit(json.dumps({"failed": True, "msg": message, "database_replaced": program.replaced}))
+        program.emit(json.dumps({"failed": True, "msg": message, "database_replaced": program.database_replaced()}))
         return 1
     program.emit(json.dumps({"changed": changed, **summary}))
     return 0

@@ -6,7 +6,9 @@ Kept: the newest complete backup of each of the last `keep_daily` UTC days, `kee
 weeks and `keep_monthly` months that have one (the rule restic and borg call keep-daily,
 keep-weekly, keep-monthly; Odoo.sh keeps 7, 4 and 3), and always the newest complete backup.
 Pruned: every other complete or failed backup. A backup still running is left alone, and a
-final backup (taken when a tenant is removed) follows its own grace period, not this rule.
+final backup (taken when a tenant is removed) and a restore's safety backup (pre-restore) follow
+their own grace period (the plan's keep_final_days, then backups_purge), not this rule: a
+scheduled run the same day would otherwise prune the safety backup within hours.
 
 The choice is stable: applied again to what it kept, it keeps all of it, so a prune that
 died half way and runs again removes nothing more than the first run would have.
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 COUNTED_STATES = ("complete",)
 PRUNABLE_STATES = ("complete", "failed")
-EXEMPT_KINDS = ("final",)
+EXEMPT_KINDS = ("final", "pre-restore")  # kept for a grace period instead (backups.EXPIRING_KINDS)
 
 
 @dataclass(frozen=True)
