@@ -4,6 +4,8 @@ the local platform itself runs the tenant modules with the admin's kubeconfig.""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 from pathlib import Path
 
@@ -45,6 +47,18 @@ def uninstall(api, objects):
             pass
 
 
+@contextlib.contextmanager
+def installed(api, namespace):
+    """Module parameters that authenticate as the automation, its RBAC and policy installed for
+    the duration."""
+    objects = render(namespace)
+    install(api, objects)
+    try:
+        yield connection(namespace)
+    finally:
+        uninstall(api, objects)
+
+
 def connection(namespace, automation_name="odoo-saas-automation"):
     """Module parameters that authenticate as the automation (a bound token of its ServiceAccount)."""
     layout = control_plane.layout()
@@ -55,15 +69,21 @@ def connection(namespace, automation_name="odoo-saas-automation"):
             "ca_cert": cluster["certificate-authority"]}
 
 
-def write_kubeconfig(path, connection_params):
-    """A kubeconfig for those credentials, as roles/saas_system exports one for the playbooks."""
-    config = {
+def kubeconfig(connection_params, inline_ca=False):
+    """A kubeconfig for those credentials, as roles/saas_system exports one for the playbooks;
+    inline_ca puts the CA's data in it (a credential holds text, not a path on the node)."""
+    ca_path = connection_params["ca_cert"]
+    authority = ({"certificate-authority-data": base64.b64encode(Path(ca_path).read_bytes()).decode()} if inline_ca
+                 else {"certificate-authority": ca_path})
+    return {
         "apiVersion": "v1", "kind": "Config", "current-context": "automation",
-        "clusters": [{"name": "local", "cluster": {"server": connection_params["host"],
-                                                   "certificate-authority": connection_params["ca_cert"]}}],
+        "clusters": [{"name": "local", "cluster": {"server": connection_params["host"], **authority}}],
         "users": [{"name": "automation", "user": {"token": connection_params["api_key"]}}],
         "contexts": [{"name": "automation", "context": {"cluster": "local", "user": "automation"}}],
     }
-    path.write_text(yaml.safe_dump(config))
+
+
+def write_kubeconfig(path, connection_params):
+    path.write_text(yaml.safe_dump(kubeconfig(connection_params)))
     path.chmod(0o600)
     return path

@@ -25,10 +25,8 @@ BINDING = "odoo-saas-automation"
 @pytest.fixture(scope="module")
 def automation(api):
     """Module parameters that authenticate as the automation, with its RBAC and policy installed."""
-    objects = automation_rbac.render(PLATFORM_NAMESPACE)
-    automation_rbac.install(api, objects)
-    yield automation_rbac.connection(PLATFORM_NAMESPACE)
-    automation_rbac.uninstall(api, objects)
+    with automation_rbac.installed(api, PLATFORM_NAMESPACE) as params:
+        yield params
 
 
 @pytest.fixture
