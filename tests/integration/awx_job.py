@@ -172,6 +172,7 @@ class ExecutionEnvironment:
         environment.home.mkdir()
         environment.write_accounts()
         environment.build_and_install()
+        _chown_tree(base, environment.uid)
         return environment
 
     def build_and_install(self):
@@ -249,7 +250,7 @@ class ExecutionEnvironment:
             injected_vars, injected_env = inject(kind, inputs, credentials_dir)
             extravars.update(injected_vars)
             envvars.update(injected_env)
-        _chown_tree(self.base, self.uid)
+        _chown_tree(pdd, self.uid)
 
         synced = self.sync_inventory(project)
         extravars.update(survey_extravars(template, answers or {}, synced["all"].get("vars", {})))
