@@ -125,3 +125,28 @@ def secrets_of(core, namespace):
             values.extend(line.split("=", 1)[1].strip() for line in decoded.splitlines()
                           if "passw" in line.split("=", 1)[0] and "=" in line)
     return [v for v in values if v]
+
+
+def upload_odoo_export(key, rows=("imported 1", "imported 2"), attachment=b"an attachment"):
+    """An export as Odoo's database manager writes it (dump.sql of pg_dump --no-owner with a
+    res_partner table holding `rows`, filestore/, manifest.json), uploaded to the local object
+    store at `key` below the local inventory's prefix."""
+    import hashlib
+    import io
+    import zipfile
+
+    from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.object_store import Target, open_store
+    from tests.cluster import object_store
+
+    digest = hashlib.sha1(attachment).hexdigest()
+    values = ", ".join("('" + row.replace("'", "''") + "')" for row in rows)
+    export = io.BytesIO()
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr("dump.sql", "CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar);\n"
+                                     f"INSERT INTO res_partner (name) VALUES {values};\n")
+        archive.writestr("manifest.json", json.dumps({"odoo_dump": "1", "db_name": "legacy", "version": "18.0",
+                                                      "major_version": "18.0", "modules": {"base": "18.0.1.3"}}))
+        archive.writestr(f"filestore/{digest[:2]}/{digest}", attachment)
+    store = open_store(Target(kind="s3", endpoint=f"http://{object_store.endpoint()}", bucket=object_store.BUCKET,
+                              prefix="local", access_key=object_store.ACCESS_KEY, secret_key=object_store.secret_key()))
+    store.put_bytes(key, export.getvalue())

@@ -6,7 +6,10 @@ that cannot see the local platform's state directory (tests/integration/awx_job.
 
 A tenant goes through every tenant template against the local platform: provision, info,
 suspend, resume, reconcile (the fleet committed to the inventory) and decommission, whose final
-backup is taken in the cluster. No job's output or events hold a secret."""
+backup is taken in the cluster. Another goes through the backup templates: back up, list and
+verify, restore, decommission, purge, undelete, and an Odoo export is imported as a new tenant;
+the backup and restore Jobs run for real (the kubelet stand-in of `make up`). No job's output or
+events hold a secret."""
 
 from __future__ import annotations
 
@@ -136,3 +139,64 @@ def test_a_job_without_the_credentials_cannot_read_the_platforms_state(ee):
     assert run.rc != 0 and run.status == "failed"
     assert f"Unable to access the file '{state}/" in run.stdout, run.stdout[-3000:]
     assert (state / "object-store" / "secret-key").is_file(), "the file is there, outside the job's namespace"
+
+
+def _server(record):
+    """The shared server tenant_info reports the tenant's database on."""
+    return {s.name: s for s in (tenants.SHARED_1, tenants.SHARED_2)}[record["database"]["server"]]
+
+
+def _partners(record, database):
+    with tenants.connect(_server(record), database) as conn:
+        return [row[0] for row in conn.execute("SELECT name FROM res_partner ORDER BY id")]
+
+
+def test_the_backup_templates_take_verify_restore_undelete_and_import(ee, credentials, secrets, core):
+    name, imported = tenants.unique("awxb"), tenants.unique("awxi")
+    database = f"odoo_{name.replace('-', '_')}"
+    runs = []
+
+    def job(template, answers=None):
+        runs.append(_successful(ee.job(PREFIX + template, answers, credentials)))
+        return runs[-1]
+
+    def info(tenant):
+        return job("tenant info", {"tenant_name": tenant}).results_of("Read the tenants")[0]["tenants"][0]
+
+    job("provision tenant", {"tenant_name": name, "tenant_plan": "small"})
+    record = info(name)
+    server = _server(record)
+    with tenants.connect(server, database) as conn:
+        conn.execute("CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar)")
+        conn.execute(f'ALTER TABLE res_partner OWNER TO "{database}"')
+        conn.execute("INSERT INTO res_partner (name) SELECT 'customer ' || i FROM generate_series(1, 42) i")
+    customers = _partners(record, database)
+
+    backup = job("back up tenant", {"tenant_name": name}).results_of("Take the backup")[0]["backup"]
+    assert backup["state"] == "complete" and backup["kind"] == "manual", backup
+    listed = job("tenant backups", {"tenant_name": name, "backup_id": backup["id"]}).results_of("List, and verify one")[0]
+    assert backup["id"] in [b["id"] for b in listed["backups"]] and listed["verified"]["checksums"] == "match", listed
+
+    with tenants.connect(server, database) as conn:
+        conn.execute("DELETE FROM res_partner WHERE id > 10")
+    restored = job("restore tenant", {"tenant_name": name, "backup_id": backup["id"]}).results_of("Restore")[0]["restore"]
+    assert restored["source"]["backup"] == backup["id"] and "-pre-restore-" in restored["safety_backup"], restored
+    assert _partners(record, database) == customers, "the restore did not bring the 42 customers back"
+
+    job("decommission tenant", {"tenant_name": name, "tenant_confirm": name})
+    purged = job("purge expired backups").results_of("Purge")[0]["purged"]
+    assert name not in [p["tenant"] for p in purged], "a final backup inside its grace period was purged"
+    job("undelete tenant", {"tenant_name": name})
+    record = info(name)
+    assert record["state"] == "active" and _partners(record, database) == customers
+
+    tenants.upload_odoo_export(f"imports/{imported}.zip")
+    job("import tenant", {"tenant_name": imported, "tenant_plan": "small", "odoo_export": f"imports/{imported}.zip"})
+    assert _partners(info(imported), f"odoo_{imported.replace('-', '_')}") == ["imported 1", "imported 2"]
+
+    everything = Hidden(secrets + [value for tenant in (name, imported) for value in tenants.secrets_of(core, f"tenant-{tenant}")])
+    for run in runs:
+        _no_secret_in(run, everything)
+    for tenant in (name, imported):
+        job("decommission tenant", {"tenant_name": tenant, "tenant_confirm": tenant})
+        assert core.list_namespace(field_selector=f"metadata.name=tenant-{tenant}").items == []

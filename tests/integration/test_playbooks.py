@@ -4,20 +4,14 @@ inventories/local: validation first, check and diff, idempotence, no secret in t
 from __future__ import annotations
 
 import base64
-import hashlib
-import io
 import json
 import os
 import re
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
-
-from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.object_store import Target, open_store
-from tests.cluster import object_store
 
 from . import tenants
 
@@ -181,18 +175,7 @@ def test_an_odoo_export_uploaded_to_the_store_is_imported_as_a_new_tenant():
     """An export as Odoo's database manager writes it (dump.sql of pg_dump --no-owner, filestore/,
     manifest.json), uploaded below the local inventory's prefix."""
     name = tenants.unique("pbi")
-    data = b"an attachment"
-    digest = hashlib.sha1(data).hexdigest()
-    export = io.BytesIO()
-    with zipfile.ZipFile(export, "w") as archive:
-        archive.writestr("dump.sql", "CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar);\n"
-                                     "INSERT INTO res_partner (name) VALUES ('imported 1'), ('imported 2');\n")
-        archive.writestr("manifest.json", json.dumps({"odoo_dump": "1", "db_name": "legacy", "version": "18.0",
-                                                      "major_version": "18.0", "modules": {"base": "18.0.1.3"}}))
-        archive.writestr(f"filestore/{digest[:2]}/{digest}", data)
-    store = open_store(Target(kind="s3", endpoint=f"http://{object_store.endpoint()}", bucket=object_store.BUCKET,
-                              prefix="local", access_key=object_store.ACCESS_KEY, secret_key=object_store.secret_key()))
-    store.put_bytes(f"imports/{name}.zip", export.getvalue())
+    tenants.upload_odoo_export(f"imports/{name}.zip")
 
     imported = playbook("tenant_import.yml", "-e", f"tenant_name={name}", "-e", "tenant_plan=small", "-e",
                         f"odoo_export=imports/{name}.zip", "-v")
