@@ -65,6 +65,14 @@ servers:
   returned: always
   type: dict
   sample: {postgres-shared-1: {tenants: 12, capacity: 50, connections: {limits: 300, reserved: 5, max_connections: 500, free: 195}}}
+api_requests:
+  description: >-
+    The Kubernetes API requests the run made, by verb (a LIST counts as a get). Over every
+    tenant, each kind of object is read with one LIST across the tenant namespaces (when the
+    credentials may list it there), not one GET per tenant and object.
+  returned: always
+  type: dict
+  sample: {get: 17}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -137,17 +137,36 @@ class Listing:
     incomplete: tuple  # backup ids with parts but no manifest (running, or left by a killed run)
 
 
-def list_backups(store, tenant: str) -> Listing:
-    ids = {}
-    for key in store.keys(f"{tenant}/"):
+def _backup_files(keys) -> dict:
+    """{tenant: {backup id: the file names below it}} of keys listed below the target's prefix."""
+    found = {}
+    for key in keys:
         pieces = key.split("/")
         if len(pieces) == 3 and BACKUP_ID.match(pieces[1]):
-            ids.setdefault(pieces[1], set()).add(pieces[2])
+            found.setdefault(pieces[0], {}).setdefault(pieces[1], set()).add(pieces[2])
+    return found
+
+
+def list_backups(store, tenant: str) -> Listing:
+    ids = _backup_files(store.keys(f"{tenant}/")).get(tenant, {})
     complete = [read_manifest(store, tenant, backup_id) for backup_id, names in ids.items() if MANIFEST in names]
     complete = [manifest for manifest in complete if manifest is not None]  # deleted since the listing (a prune)
     incomplete = [backup_id for backup_id, names in ids.items() if MANIFEST not in names]
     return Listing(complete=tuple(sorted(complete, key=lambda m: m.backup_id, reverse=True)),
                    incomplete=tuple(sorted(incomplete, reverse=True)))
+
+
+def newest_complete(store, tenant: str | None = None) -> dict:
+    """{tenant: the id of its newest backup that has a manifest} for one tenant, or for every
+    tenant of the target (fleet reads), from one listing. A backup is complete once its manifest
+    is there (it is written last); the manifests are not read."""
+    listed = _backup_files(store.keys(f"{tenant}/" if tenant else ""))
+    newest = {}
+    for name, ids in listed.items():
+        complete = [backup_id for backup_id, names in ids.items() if MANIFEST in names]
+        if complete:
+            newest[name] = max(complete)  # ids begin with the time they were taken
+    return newest
 
 
 @dataclass(frozen=True)

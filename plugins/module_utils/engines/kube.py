@@ -103,10 +103,10 @@ def _path(api_version, kind, namespace=None, name=None):
     except KeyError:
         raise KubeError(f"{api_version} {kind} is not a kind this collection manages") from None
     base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    if namespaced:
-        if not namespace:
-            raise KubeError(f"{kind} {name} needs a namespace")
+    if namespaced and namespace:
         base += f"/namespaces/{namespace}"
+    elif namespaced and name:  # without a name and a namespace: the kind across every namespace
+        raise KubeError(f"{kind} {name} needs a namespace")
     base += f"/{plural}"
     return f"{base}/{name}" if name else base
 
@@ -176,6 +176,9 @@ class Kube:
         # RoleBinding for it yet, so a read there would be refused rather than answered 404.
         self.absent_namespaces = set()
         self._nodes = MISSING
+        # Fleet reads (engines/kube_snapshot.Prefetched): GETs answered from one LIST per kind.
+        self.prefetched = None
+        self._reading_live = False  # inside a wait that has looked once: what was listed is past
 
     @classmethod
     def connect(cls, kubeconfig=None, context=None, host=None, api_key=None, validate_certs=True, ca_cert=None,
@@ -254,6 +257,10 @@ class Kube:
     def get(self, api_version, kind, name, namespace=None):
         if namespace in self.absent_namespaces:
             return None
+        if self.prefetched is not None and not self._reading_live:
+            listed = self.prefetched.lookup(self, api_version, kind, name, namespace)
+            if listed is not MISSING:
+                return listed
         live = self.request("GET", _path(api_version, kind, namespace, name))
         if kind == "Namespace":
             if live is None:
@@ -270,16 +277,22 @@ class Kube:
         return (result or {}).get("items", [])
 
     def nodes(self):
-        """The cluster's Nodes, read once per connection (their room changes slowly); None when
-        these credentials may not read them."""
+        """The cluster's Nodes, read once per connection (their room changes slowly), or once per
+        fleet run; None when these credentials may not read them."""
+        if self.prefetched is not None:
+            return self.prefetched.nodes(self)
         if self._nodes is MISSING:
-            try:
-                self._nodes = self.list("v1", "Node")
-            except KubeError as error:
-                if error.status != 403:
-                    raise
-                self._nodes = None
+            self._nodes = self.read_nodes()
         return self._nodes
+
+    def read_nodes(self):
+        """The cluster's Nodes now; None when these credentials may not read them."""
+        try:
+            return self.list("v1", "Node")
+        except KubeError as error:
+            if error.status != 403:
+                raise
+            return None
 
     def apply(self, obj, check_mode=False, live=MISSING):
         """Server-side apply of one object unless it is already up to date. `live`: the object
@@ -300,6 +313,8 @@ class Kube:
             query["dryRun"] = "All"
         result = self.request("PATCH", _path(api_version, kind, namespace, name), body=desired, query=query,
                               content_type="application/apply-patch+yaml")
+        if self.prefetched is not None and not check_mode:
+            self.prefetched.forget(api_version, kind, name, namespace)
         if kind == "Namespace" and not check_mode:
             self.absent_namespaces.discard(name)
         before, after = clean(live), clean(result)
@@ -333,6 +348,8 @@ class Kube:
         if not check_mode:
             body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
             self.request("DELETE", _path(api_version, kind, namespace, name), body=body)
+            if self.prefetched is not None:
+                self.prefetched.forget(api_version, kind, name, namespace)
             reached(f"after-delete:{kind}/{name}")
         return Change(kind, name, namespace, "deleted", clean(live), None)
 
@@ -341,19 +358,24 @@ class Kube:
         says what is seen now (in progress messages); `explain_timeout()` adds why, to the timeout."""
         started = time.monotonic()
         next_report = started + 15
-        while True:
-            value = check()
-            if value:
-                return value
-            now = time.monotonic()
-            if now - started > timeout:
-                detail = explain_timeout() if explain_timeout else ""
-                raise KubeError(f"timed out after {timeout:.0f}s waiting for {what}" + (f": {detail}" if detail else ""))
-            if progress and now >= next_report:
-                seen = state() if state else ""
-                progress(f"waiting for {what} ({now - started:.0f}s so far" + (f"; {seen}" if seen else "") + ")")
-                next_report = now + 15
-            time.sleep(interval)
+        reading_live = self._reading_live
+        try:
+            while True:
+                value = check()
+                if value:
+                    return value
+                self._reading_live = True  # fleet reads: what was listed is past, the next looks ask the server
+                now = time.monotonic()
+                if now - started > timeout:
+                    detail = explain_timeout() if explain_timeout else ""
+                    raise KubeError(f"timed out after {timeout:.0f}s waiting for {what}" + (f": {detail}" if detail else ""))
+                if progress and now >= next_report:
+                    seen = state() if state else ""
+                    progress(f"waiting for {what} ({now - started:.0f}s so far" + (f"; {seen}" if seen else "") + ")")
+                    next_report = now + 15
+                time.sleep(interval)
+        finally:
+            self._reading_live = reading_live
 
     def wait_gone(self, api_version, kind, name, namespace=None, timeout=300, progress=None):
         self.wait(f"{kind} {name} to be deleted", lambda: self.get(api_version, kind, name, namespace) is None,

@@ -296,12 +296,14 @@ def _plan_database(want: TenantDatabase, facts: DatabaseFacts | None) -> list[St
 
 # --- the catalog ----------------------------------------------------------------------------------
 
-ROLE_QUERY = ("SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, "
-              "rolconnlimit, rolpassword FROM pg_authid WHERE rolname = %s")
-DATABASE_QUERY = "SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding) FROM pg_database WHERE datname = %s"
+ROLES_QUERY = ("SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, "
+               "rolconnlimit, rolpassword FROM pg_authid WHERE rolname = ANY(%s)")
+DATABASES_QUERY = ("SELECT datname, pg_get_userbyid(datdba), pg_encoding_to_char(encoding) FROM pg_database "
+                   "WHERE datname = ANY(%s)")
 # A NULL datacl means the default privileges: CONNECT and TEMPORARY for PUBLIC, all for the owner.
-ACL_QUERY = ("SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type "
-             "FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a WHERE d.datname = %s")
+ACLS_QUERY = ("SELECT d.datname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, "
+              "a.privilege_type FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a "
+              "WHERE d.datname = ANY(%s)")
 
 
 def _describe(conn) -> str:
@@ -344,17 +346,59 @@ def _connection_lost(conn, doing: str, error: Exception) -> PgError:
                    "finished by the next one.")
 
 
+def roles_facts(conn, roles) -> dict:
+    """{role: RoleFacts} of those of `roles` that exist, with one query."""
+    return {row[0]: RoleFacts(*row[1:]) for row in _query(conn, ROLES_QUERY, (list(roles),))}
+
+
+def databases_facts(conn, databases) -> dict:
+    """{database: DatabaseFacts} of those of `databases` that exist, with two queries."""
+    databases = list(databases)
+    acls = {}
+    for name, grantee, privilege in _query(conn, ACLS_QUERY, (databases,)):
+        acls.setdefault(name, set()).add((grantee, privilege))
+    return {name: DatabaseFacts(owner=owner, encoding=encoding, acl=frozenset(acls.get(name, ())))
+            for name, owner, encoding in _query(conn, DATABASES_QUERY, (databases,))}
+
+
 def role_facts(conn, role: str) -> RoleFacts | None:
-    rows = _query(conn, ROLE_QUERY, (role,))
-    return RoleFacts(*rows[0]) if rows else None
+    return roles_facts(conn, [role]).get(role)
 
 
 def database_facts(conn, database: str) -> DatabaseFacts | None:
-    rows = _query(conn, DATABASE_QUERY, (database,))
-    if not rows:
-        return None
-    acl = frozenset(tuple(row) for row in _query(conn, ACL_QUERY, (database,)))
-    return DatabaseFacts(owner=rows[0][0], encoding=rows[0][1], acl=acl)
+    return databases_facts(conn, [database]).get(database)
+
+
+class Catalog:
+    """One server's role and database facts, read for many tenants at once (`preload`, one query
+    per kind of fact: fleet reads) or one name at a time when asked."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self._roles, self._databases = {}, {}
+
+    def preload(self, roles, databases):
+        found = roles_facts(self.conn, roles)
+        self._roles.update({role: found.get(role) for role in roles})
+        found = databases_facts(self.conn, databases)
+        self._databases.update({database: found.get(database) for database in databases})
+        return self
+
+    def role(self, role):
+        if role not in self._roles:
+            self._roles[role] = role_facts(self.conn, role)
+        return self._roles[role]
+
+    def database(self, database):
+        if database not in self._databases:
+            self._databases[database] = database_facts(self.conn, database)
+        return self._databases[database]
+
+    def plan(self, want: TenantDatabase) -> list[Statement]:
+        """The statements the tenant's role and database still need (empty when all matches); reads only."""
+        check_tenant(want)
+        _refuse_admin_role(self.conn, want.role)
+        return plan_statements(want, self.role(want.role), self.database(want.database))
 
 
 def database_exists(conn, database: str) -> bool:
@@ -412,9 +456,7 @@ def connect(server: ServerConnection):
 
 def plan_tenant_database(conn, want: TenantDatabase) -> list[Statement]:
     """The statements the tenant's role and database still need (empty when all matches); reads only."""
-    check_tenant(want)
-    _refuse_admin_role(conn, want.role)
-    return plan_statements(want, role_facts(conn, want.role), database_facts(conn, want.database))
+    return Catalog(conn).plan(want)
 
 
 def apply_statements(conn, statements) -> None:

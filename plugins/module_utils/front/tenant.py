@@ -41,8 +41,9 @@ def _request(params, platform, existing):
     return table.Request(spec.name, state, spec=spec)
 
 
-def run_tenant(params, check_mode, progress=None):
-    """Returns (result, failure message or None). Bad input fails before anything is opened."""
+def run_tenant(params, check_mode, progress=None, prefetched=None):
+    """Returns (result, failure message or None). Bad input fails before anything is opened.
+    `prefetched`: the fleet's reads (engines/kube_snapshot.Prefetched), shared by its tenants."""
     steps, say = step_recorder(progress)
 
     result = {"changed": False, "actions": [], "diff": [], "steps": steps}
@@ -54,6 +55,7 @@ def run_tenant(params, check_mode, progress=None):
         check_tenant_params(params, platform)
         wait_timeout = load_wait_timeout(params)
         connections = opened.enter_context(closing(open_connections(params)))
+        connections.kube.prefetched = prefetched
         if not check_mode:
             ledger.lock_tenant(connections.ledger, name)
         run = Run(connections, platform, check_mode=check_mode, wait=params.get("wait", True),

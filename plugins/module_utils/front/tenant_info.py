@@ -16,7 +16,7 @@ from .harness import guarded
 
 
 def run_tenant_info(params):
-    result = {"changed": False, "tenants": [], "orphan_namespaces": [], "servers": {}}
+    result = {"changed": False, "tenants": [], "orphan_namespaces": [], "servers": {}, "api_requests": {}}
 
     def body(opened):
         platform = load_platform(params)
@@ -26,5 +26,6 @@ def run_tenant_info(params):
         run = Run(connections, platform, check_mode=True)
         result["tenants"], result["orphan_namespaces"] = tenants_info(run, params.get("name"))
         result["servers"] = {name: usage.as_dict() for name, usage in ledger.server_usage(connections.ledger).items()}
+        result["api_requests"] = dict(sorted(connections.kube.requests.items()))
 
     return result, guarded(params, body)

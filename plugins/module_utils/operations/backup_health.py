@@ -19,32 +19,55 @@ STALE_AFTER = timedelta(hours=26)  # the daily schedule, plus two hours for a sl
 FRESH_STATES = ("active",)  # a suspended tenant's schedule is suspended: nothing changes meanwhile
 
 
-def _store(run):
-    """The store, opened once per run (tenant_info over every tenant lists one prefix each)."""
-    if not hasattr(run, "_backup_store"):
-        run._backup_store = open_store(store_target(run.platform.backups))
-    return run._backup_store
+class BackupReads:
+    """Where of() finds a tenant's newest complete backup: per tenant (a ledger query and a
+    listing of its prefix each) or, for the whole fleet (`fleet=True`), one ledger query and one
+    listing of the target, shared by every tenant."""
+
+    def __init__(self, run, fleet=False):
+        self.run = run
+        self.fleet = fleet
+        self._store = None
+        self._recorded = backup_records.last_complete_by_tenant(run.ledger) if fleet else None
+        self._stored = None  # fleet: {tenant: newest id}, or the error reading it raised
+
+    def store(self):
+        if self._store is None:
+            self._store = open_store(store_target(self.run.platform.backups))
+        return self._store
+
+    def recorded(self, name):
+        return self._recorded.get(name) if self.fleet else backup_records.last_complete(self.run.ledger, name)
+
+    def stored(self, name):
+        """The newest complete backup id in the store, or None; raises when the store cannot be read."""
+        if not self.fleet:
+            return backup_set.newest_complete(self.store(), name).get(name)
+        if self._stored is None:
+            try:
+                self._stored = backup_set.newest_complete(self.store())
+            except (SaasError, ImportError) as error:
+                self._stored = error
+        if isinstance(self._stored, Exception):
+            raise self._stored
+        return self._stored.get(name)
 
 
-def _newest_in_store(run, name):
-    listing = backup_set.list_backups(_store(run), name)
-    return listing.complete[0] if listing.complete else None
-
-
-def of(run, record, now=None):
+def of(run, record, now=None, reads=None):
     """{last_complete, kind, age_hours, stale, problem}: problem is None when the backups are fine."""
     now = now or datetime.now(timezone.utc)
+    reads = reads or BackupReads(run)
     found = {}
-    last = backup_records.last_complete(run.ledger, record.name)
+    last = reads.recorded(record.name)
     if last is not None:
         found[last.id] = last.started_at
     problem = None
     if run.platform.backups.target.kind == "s3":  # a directory target is read by Jobs only: the ledger's word
         try:
-            newest = _newest_in_store(run, record.name)
+            newest = reads.stored(record.name)
             if newest is not None:
-                found[newest.backup_id] = backup_set.taken_at(newest.backup_id)
-        except (SaasError, ImportError) as error:  # unreachable, keys refused, a damaged manifest, no minio
+                found[newest] = backup_set.taken_at(newest)
+        except (SaasError, ImportError) as error:  # unreachable, keys refused, no minio
             problem = f"the backup store could not be read: {error}"
     newest_id = max(found, key=found.get) if found else None
     age = now - (found[newest_id] if newest_id else record.created_at or now)

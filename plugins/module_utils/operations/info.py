@@ -1,19 +1,70 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read-only health and drift of tenants: the ledger, the cluster and the databases compared."""
+"""Read-only health and drift of tenants: the ledger, the cluster and the databases compared.
+
+One tenant's info reads what it compares object by object. Every tenant's info (the fleet)
+compares the same way, but reads in bulk (`Reads.fleet`): each kind of object with one LIST
+across the tenant namespaces, each server's catalog with one query per kind of fact, the
+backups with one ledger query and one listing of the store, and the tenants' logins several at
+a time. The findings are the same either way (an object a LIST misses is read with a GET)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
 from . import backup_health, credentials
 from ..engines import ledger, pg
+from ..engines.kube_snapshot import Prefetched
 from ..manifests import tenant as manifests
 from ..errors import SaasError
 from ..engines.kube import clean, up_to_date, with_hash
 from .steps import database_target
-from ..manifests.base import POSTGRES, ROLE_LABEL, ROLE_TENANT, WEB_DEPLOYMENT
+from ..manifests.base import POSTGRES, ROLE_LABEL, ROLE_TENANT, TENANT_LABEL, WEB_DEPLOYMENT
+from ..request import naming
 from ..request.spec import build_spec
 
 TENANT_SELECTOR = f"{ROLE_LABEL}={ROLE_TENANT}"
+FLEET_LOGINS = 8  # tenants' logins tried at a time over the fleet (each server's connection budget has room)
+
+
+@dataclass
+class Reads:
+    """Where describe() reads the servers' catalogs and the backups from (the cluster: run.kube,
+    prefetched over the fleet)."""
+
+    backups: object
+    catalogs: dict = field(default_factory=dict)
+    logins: list = None  # fleet: (result, login) to try after the loop, several at a time
+
+    @classmethod
+    def live(cls, run):
+        return cls(backups=backup_health.BackupReads(run))
+
+    @classmethod
+    def fleet(cls, run, records):
+        run.kube.prefetched = Prefetched(TENANT_LABEL)
+        reads = cls(backups=backup_health.BackupReads(run, fleet=True), logins=[])
+        shared = {}
+        for record in records:
+            if record.state != "deleted" and record.db_strategy == "shared" and record.server in run.connections.servers:
+                shared.setdefault(record.server, []).append(record.name)
+        for server, names in shared.items():
+            reads.catalogs[server] = pg.Catalog(run.connections.server_connection(server)).preload(
+                [naming.role_for(name) for name in names], [naming.database_for(name) for name in names])
+        return reads
+
+    def catalog(self, run, server):
+        if server not in self.catalogs:
+            self.catalogs[server] = pg.Catalog(run.connections.server_connection(server))
+        return self.catalogs[server]
+
+    def try_logins(self):
+        if not self.logins:
+            return
+        with ThreadPoolExecutor(max_workers=FLEET_LOGINS) as pool:
+            for pair, reachable in zip(self.logins, pool.map(lambda pair: pair[1](), self.logins)):
+                pair[0]["database_reachable"] = reachable
 
 
 def _object_drift(run, spec, record):
@@ -48,12 +99,14 @@ def _odoo_ready(run, spec, record):
     return wanted > 0 and (status.get("readyReplicas") or 0) == wanted
 
 
-def _database_reachable(run, spec, record, tenant_secrets):
-    """Can the tenant's own role log into its database? (shared servers; a dedicated
-    server lives inside the cluster and is judged by its StatefulSet's readiness)."""
-    if spec.db_strategy == "dedicated":
-        statefulset = run.kube.get("apps/v1", "StatefulSet", POSTGRES, spec.namespace) or {}
-        return (statefulset.get("status") or {}).get("readyReplicas", 0) >= 1
+def _dedicated_ready(run, spec):
+    """A dedicated server lives inside the cluster: judged by its StatefulSet's readiness."""
+    statefulset = run.kube.get("apps/v1", "StatefulSet", POSTGRES, spec.namespace) or {}
+    return (statefulset.get("status") or {}).get("readyReplicas", 0) >= 1
+
+
+def _login(run, spec, record, tenant_secrets):
+    """Can the tenant's own role log into its database on its shared server?"""
     admin = run.connections.server(record.server).admin
     tenant = pg.ServerConnection(name=record.server, host=admin.host, port=admin.port, user=spec.role,
                                  password=tenant_secrets.db_password, dbname=spec.database, sslmode=admin.sslmode,
@@ -66,8 +119,9 @@ def _database_reachable(run, spec, record, tenant_secrets):
     return True
 
 
-def describe(run, record):
+def describe(run, record, reads=None):
     """One tenant's record with health and drift."""
+    reads = reads or Reads.live(run)
     result = record.as_dict()
     result["urls"] = [f"https://{host}/" for host in record.hosts]
     if record.state == "deleted":
@@ -85,18 +139,26 @@ def describe(run, record):
                       drift=[f"ledger says {record.state} but namespace {spec.namespace} does not exist"])
         return result
     drift, tenant_secrets = _object_drift(run, spec, record)
+    health = result["health"] = {"odoo_ready": _odoo_ready(run, spec, record), "database_reachable": None}
     if record.db_strategy == "shared":
-        conn = run.connections.server_connection(record.server)
-        if not pg.database_exists(conn, spec.database):
+        catalog = reads.catalog(run, record.server)
+        if catalog.database(spec.database) is None:
             drift.append(f"database {spec.database} is missing on {record.server}")
         want = pg.TenantDatabase(role=spec.role, database=spec.database, password=tenant_secrets.db_password,
                                  connection_limit=spec.plan.db_connection_limit)
-        if pg.plan_tenant_database(conn, want):
+        if catalog.plan(want):
             drift.append(f"role or database {spec.database} on {record.server} differs from the plan")
-    result["health"] = {"odoo_ready": _odoo_ready(run, spec, record),
-                        "database_reachable": _database_reachable(run, spec, record, tenant_secrets)}
+
+        def login():
+            return _login(run, spec, record, tenant_secrets)
+        if reads.logins is None:
+            health["database_reachable"] = login()
+        else:
+            reads.logins.append((health, login))
+    else:
+        health["database_reachable"] = _dedicated_ready(run, spec)
     if run.platform.backups is not None:
-        result["health"]["backup"] = backup_health.of(run, record)
+        health["backup"] = backup_health.of(run, record, reads=reads.backups)
     result["drift"] = drift
     return result
 
@@ -112,4 +174,7 @@ def tenants_info(run, name=None):
         record = ledger.get_tenant(run.ledger, name)
         return [describe(run, record)] if record else [], []
     records = ledger.list_tenants(run.ledger)
-    return [describe(run, record) for record in records], orphan_namespaces(run, records)
+    reads = Reads.fleet(run, records)
+    described = [describe(run, record, reads) for record in records]
+    reads.try_logins()
+    return described, orphan_namespaces(run, records)
