@@ -6,7 +6,9 @@
   3. the scale curve: cost of each new tenant (our core, in process) as the platform grows,
      and tenant_info for all tenants at each size;
   4. decommissioning, backup included, split between dump, pods, drop and namespace termination;
-  5. backup and restore throughput of the backup Job's program against pg_dump | upload (bench/backups.py).
+  5. backup and restore throughput of the backup Job's program against pg_dump | upload (bench/backups.py);
+  6. the fleet in one task: N tenants provisioned, reconciled with no change and described by
+     tenant_info, each in one call, with wall time, API requests, writes, SQL and peak RSS (bench/fleet.py).
 
 Prints tables; asserts nothing about time. Every tenant it creates is removed at the end, also
 on failure or Ctrl-C, and it works in a scratch ledger database of its own.
@@ -28,7 +30,7 @@ from collections import Counter
 from tests.cluster.progress import step
 from tests.integration import tenants
 
-from . import backups, cleanup, decommission, measure, sides
+from . import backups, cleanup, decommission, fleet, measure, sides
 from .sides import BenchError
 
 DEFAULT_SIZES = "1,5"
@@ -37,6 +39,7 @@ DEFAULT_DECOMMISSION = 3
 DEFAULT_PARALLEL = 8
 DEFAULT_DUMP_MB = 50
 DEFAULT_BACKUP_MB = 200
+DEFAULT_FLEET = "10,100"
 
 
 def say(message):
@@ -69,8 +72,11 @@ def parse(argv):
                         help=f"benchmark 4: data written into each database before its backup (default {DEFAULT_DUMP_MB})")
     parser.add_argument("--backup-mb", type=int, default=DEFAULT_BACKUP_MB, metavar="MIB",
                         help=f"benchmark 5: MiB of database and as many of filestore (default {DEFAULT_BACKUP_MB})")
-    parser.add_argument("--only", default="1,2,3,4,5",
-                        help="benchmarks to run; 1 and 2 run together (default 1,2,3,4,5)")
+    parser.add_argument("--fleet", type=sizes, default=sizes(DEFAULT_FLEET),
+                        help=f"benchmark 6: fleet sizes (default {DEFAULT_FLEET}); kwok nodes are added for the pods "
+                             "beyond what the platform's three nodes hold (about 160 tenants)")
+    parser.add_argument("--only", default="1,2,3,4,5,6",
+                        help="benchmarks to run; 1 and 2 run together (default 1,2,3,4,5,6)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     return parser.parse_args(argv)
 
@@ -85,6 +91,7 @@ class Bench:
         self.kubeconfig = self.proxy.kubeconfig(workdir)
         self.provisioning, self.rerun, self.scale, self.skipped, self.decommission = [], [], [], [], []
         self.backups = None
+        self.fleet = []
         self.fixed = {}
 
     def fits(self, tenant_count, what):
@@ -330,7 +337,7 @@ def figures(bench, machine, versions):
                 "sql": run.sql, "changed_tasks": run.changed_tasks, "objects_written": run.objects_written}
     return {"machine": machine, "versions": versions, "skipped": bench.skipped, "startup": bench.fixed,
             "provisioning": [run_dict(*r) for r in bench.provisioning], "rerun": [run_dict(*r) for r in bench.rerun],
-            "scale": bench.scale, "decommission": bench.decommission, "backups": bench.backups}
+            "scale": bench.scale, "decommission": bench.decommission, "backups": bench.backups, "fleet": bench.fleet}
 
 
 def main(argv=None):
@@ -364,6 +371,8 @@ def main(argv=None):
             bench.decommission = decommission.run(run_id, ledger_db, backup_dir, args.decommission, args.dump_mb, say)
         if "5" in only:
             bench.backups = backups.run(args.backup_mb, args.backup_mb, say)
+        if "6" in only:
+            bench.fleet = fleet.run(run_id, args.fleet, args.parallel, api, say)
     except KeyboardInterrupt:
         say("interrupted: removing what this run created")
         status = 130
@@ -392,6 +401,13 @@ def main(argv=None):
         print(decommission_table(bench))
     if bench.backups:
         print(backups_table(bench.backups))
+    if bench.fleet:
+        print(table("6. The fleet in one task (our core in a child process, parallel " + str(args.parallel) + ")",
+                    ["tenants", "run", "s", "ms per tenant", "API requests", "writes", "SQL", "peak RSS MiB"],
+                    fleet.table_rows(bench.fleet),
+                    ["API requests: the module's own (a LIST counts as one); writes: objects created, updated or "
+                     "deleted; SQL: statements run on the servers.",
+                     "Peak RSS: the child process's (Python, the clients, the results it returns)."]))
     for skipped in bench.skipped:
         print(f"\nnot run: {skipped}")
     if args.json:

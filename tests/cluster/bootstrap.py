@@ -20,7 +20,8 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(kubeconfig))
 
 
-def _node(index: int, name: str) -> dict:
+def kwok_node(index: int, name: str) -> dict:
+    """A Node kwok plays, its pods on 127.1.<index>.0/24."""
     pod_cidr = pod_network.node_pod_cidr(index)
     return {
         "apiVersion": "v1",
@@ -53,7 +54,7 @@ def objects() -> list[dict]:
         {"apiGroups": ["networking.k8s.io", "extensions"], "resources": ["ingresses/status"], "verbs": ["update"]},
     ]
     return [
-        *(_node(index, name) for index, name in enumerate(settings.NODE_NAMES, start=1)),
+        *(kwok_node(index, name) for index, name in enumerate(settings.NODE_NAMES, start=1)),
         {
             "apiVersion": "storage.k8s.io/v1",
             "kind": "StorageClass",
@@ -111,6 +112,28 @@ def apply(kubeconfig: Path) -> None:
                                        field_manager=FIELD_MANAGER, force_conflicts=True)
             if status is not None and obj["kind"] == "Node":
                 _settle_node_sizes(resource, obj["metadata"]["name"], status)
+
+
+def add_nodes(kubeconfig: Path, nodes) -> None:
+    """More kwok Nodes, [(index, name)], each Ready with the platform's node sizes (the fleet bench)."""
+    with api_client(kubeconfig) as api:
+        resource = dynamic.DynamicClient(api).resources.get(api_version="v1", kind="Node")
+        for index, name in nodes:
+            obj = kwok_node(index, name)
+            status = obj.pop("status")
+            resource.server_side_apply(body=obj, name=name, field_manager=FIELD_MANAGER, force_conflicts=True)
+            _settle_node_sizes(resource, name, status)
+
+
+def remove_nodes(kubeconfig: Path, names) -> None:
+    with api_client(kubeconfig) as api:
+        core = client.CoreV1Api(api)
+        for name in names:
+            try:
+                core.delete_node(name)
+            except client.ApiException as error:
+                if error.status != 404:
+                    raise
 
 
 def _settle_node_sizes(resource, name: str, status: dict, timeout: float = 60.0) -> None:

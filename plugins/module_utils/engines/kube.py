@@ -304,7 +304,7 @@ class Kube:
         if live is MISSING:
             live = self.get(api_version, kind, name, namespace)
         if live is not None and up_to_date(live, desired):
-            return Change(kind, name, namespace, "unchanged", clean(live), clean(live))
+            return Change(kind, name, namespace, "unchanged")  # nothing to diff: no copies of the live object
         if check_mode and namespace in self.absent_namespaces:
             # Its namespace would be created by this run: the server cannot dry-run into it.
             return Change(kind, name, namespace, "created", None, clean(desired))
