@@ -1,8 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fleet reads: the tenants' objects of one kind, read with one LIST across every namespace
-instead of one GET per tenant and object, for runs over the whole fleet (tenant_info over every
-tenant, the tenants module's reconcile).
+instead of one GET per tenant and object, for read-only runs over the whole fleet (tenant_info
+over every tenant: a report as of the moment it reads). Not for runs that converge tenants: a
+LIST shared by the fleet is read before each tenant's ledger lock is taken, and what another run
+changed in between would be missed (front/fleet.py).
 
 A Kube whose `prefetched` is set answers its GETs from these LISTs (engines/kube.py), except:
 - an object the LIST did not return (missing, or its tenant label removed by hand) is read with
@@ -10,8 +12,8 @@ A Kube whose `prefetched` is set answers its GETs from these LISTs (engines/kube
 - an object the run has written (applied or deleted) is read from the server from then on;
 - a wait reads from the server once its first look found the object not ready.
 Credentials that may not list a kind across namespaces (the automation's ServiceAccount is
-bound per tenant namespace) read that kind object by object, as without fleet reads. The
-objects are shared by the fleet's threads; each tenant's run reads only its own namespace's."""
+bound per tenant namespace) read that kind object by object, as without fleet reads. The LISTs
+are taken under a lock, so threads of one run may share them."""
 
 from __future__ import annotations
 

@@ -6,17 +6,18 @@ touched, then each converged by the tenant module's own core, `parallel` at a ti
 Each tenant runs with its own API and database connections, so the ledger's row locks keep
 concurrent placements apart exactly as they do for separate runs; most of a run is spent
 waiting for the cluster (init Job, rollout, namespace termination), which is why running
-them side by side pays. The tenants' objects are read with one LIST per kind for the whole
-fleet (engines/kube_snapshot.py), so an unchanged fleet costs a few requests, not one GET per
-object."""
+them side by side pays.
+
+Each tenant reads its own objects after it holds its ledger lock, as a separate run does. A LIST
+per kind shared by the fleet (engines/kube_snapshot.py, what tenant_info uses) would be read
+before that lock: a run that suspended or removed a tenant in between would leave the fleet
+deciding on what the tenant no longer is."""
 
 from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from ..engines.kube_snapshot import Prefetched
-from ..manifests.base import TENANT_LABEL
 from ..errors import SaasError, SpecError
 from .harness import failure_message
 from .tenant import check_tenant_params, run_tenant
@@ -62,8 +63,8 @@ def _parallel(params):
     return parallel
 
 
-def _one(check_mode, prefetched, tenant):
-    result, failure = run_tenant(tenant, check_mode, prefetched=prefetched)
+def _one(check_mode, tenant):
+    result, failure = run_tenant(tenant, check_mode)
     entry = {"name": tenant["name"], "changed": result.get("changed", False), "failed": failure is not None,
              "tenant": result.get("tenant"), "actions": result.get("actions", []),
              "api_requests": result.get("api_requests", {}), "steps": result.get("steps", [])}
@@ -85,9 +86,8 @@ def run_fleet(params, check_mode):
     except SaasError as error:
         return result, failure_message(params, error)
     runs = [tenant_params(params, entry) for entry in params.get("tenants") or []]
-    prefetched = Prefetched(TENANT_LABEL)  # each kind of object listed once for the whole fleet
     with ThreadPoolExecutor(max_workers=min(parallel, len(runs) or 1)) as pool:
-        outcomes = list(pool.map(lambda tenant: _one(check_mode, prefetched, tenant), runs))
+        outcomes = list(pool.map(lambda tenant: _one(check_mode, tenant), runs))
     requests = Counter()
     for entry, diff in outcomes:
         result["tenants"].append(entry)

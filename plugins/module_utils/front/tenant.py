@@ -41,9 +41,8 @@ def _request(params, platform, existing):
     return table.Request(spec.name, state, spec=spec)
 
 
-def run_tenant(params, check_mode, progress=None, prefetched=None):
-    """Returns (result, failure message or None). Bad input fails before anything is opened.
-    `prefetched`: the fleet's reads (engines/kube_snapshot.Prefetched), shared by its tenants."""
+def run_tenant(params, check_mode, progress=None):
+    """Returns (result, failure message or None). Bad input fails before anything is opened."""
     steps, say = step_recorder(progress)
 
     result = {"changed": False, "actions": [], "diff": [], "steps": steps}
@@ -55,7 +54,6 @@ def run_tenant(params, check_mode, progress=None, prefetched=None):
         check_tenant_params(params, platform)
         wait_timeout = load_wait_timeout(params)
         connections = opened.enter_context(closing(open_connections(params)))
-        connections.kube.prefetched = prefetched
         if not check_mode:
             ledger.lock_tenant(connections.ledger, name)
         run = Run(connections, platform, check_mode=check_mode, wait=params.get("wait", True),

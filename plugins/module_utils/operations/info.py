@@ -35,6 +35,7 @@ class Reads:
 
     backups: object
     catalogs: dict = field(default_factory=dict)
+    tenants_by_server: dict = field(default_factory=dict)  # fleet: whose catalog facts to read at once
     logins: list = None  # fleet: (result, login) to try after the loop, several at a time
 
     @classmethod
@@ -45,18 +46,21 @@ class Reads:
     def fleet(cls, run, records):
         run.kube.prefetched = Prefetched(TENANT_LABEL)
         reads = cls(backups=backup_health.BackupReads(run, fleet=True), logins=[])
-        shared = {}
         for record in records:
-            if record.state != "deleted" and record.db_strategy == "shared" and record.server in run.connections.servers:
-                shared.setdefault(record.server, []).append(record.name)
-        for server, names in shared.items():
-            reads.catalogs[server] = pg.Catalog(run.connections.server_connection(server)).preload(
-                [naming.role_for(name) for name in names], [naming.database_for(name) for name in names])
+            if record.state != "deleted" and record.db_strategy == "shared":
+                reads.tenants_by_server.setdefault(record.server, []).append(record.name)
         return reads
 
     def catalog(self, run, server):
+        """The server's catalog, opened when a tenant first needs it (a server whose tenants all
+        lack a namespace is not connected to, as per tenant); over the fleet, read for all its
+        tenants at once."""
         if server not in self.catalogs:
-            self.catalogs[server] = pg.Catalog(run.connections.server_connection(server))
+            catalog = pg.Catalog(run.connections.server_connection(server))
+            names = self.tenants_by_server.get(server)
+            if names:
+                catalog.preload([naming.role_for(name) for name in names], [naming.database_for(name) for name in names])
+            self.catalogs[server] = catalog
         return self.catalogs[server]
 
     def try_logins(self):
