@@ -34,7 +34,7 @@ if ! command -v debootstrap >/dev/null || ! command -v systemd-nspawn >/dev/null
   apt-get install -y -qq debootstrap systemd-container >&2
 fi
 
-key="$(cat "$repo/requirements.txt" "$repo/requirements-test.txt" | sha256sum | cut -c1-12)"
+key="$(cat "$repo/requirements.txt" "$repo/requirements-test.txt" "$repo/controller/requirements.txt" | sha256sum | cut -c1-12)"
 venv="$cache/venv-$key"
 if [ ! -x "$venv/bin/ansible-playbook" ] || [ ! -f "$venv/.complete" ]; then
   step "creating the Python virtualenv $venv"

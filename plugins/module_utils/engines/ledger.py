@@ -120,6 +120,43 @@ ALTER TABLE backups DROP CONSTRAINT backups_kind_check;
 ALTER TABLE backups ADD CONSTRAINT backups_kind_check
     CHECK (kind IN ('manual', 'scheduled', 'pre-update', 'pre-restore', 'final'));
 """),
+    # The SaaS controller (engines/api_tokens.py, engines/operation_queue.py): its tokens, the
+    # operations its workers run, and which reseller created which tenant.
+    (6, "the controller's tokens and operations", """
+CREATE TABLE api_tokens (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    scope text NOT NULL CHECK (scope IN ('admin', 'reseller', 'read')),
+    secret_sha256 text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+);
+CREATE TABLE tenant_owners (
+    tenant text PRIMARY KEY,
+    token text NOT NULL REFERENCES api_tokens (id)
+);
+CREATE TABLE operations (
+    id text PRIMARY KEY,
+    seq bigserial UNIQUE,
+    kind text NOT NULL,
+    tenant text NOT NULL,
+    arguments jsonb NOT NULL DEFAULT '{}',
+    state text NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),
+    actor text NOT NULL REFERENCES api_tokens (id),
+    idempotency_key text,
+    request_sha256 text NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
+    steps jsonb NOT NULL DEFAULT '[]',
+    result jsonb,
+    error text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    started_at timestamptz,
+    finished_at timestamptz,
+    UNIQUE (actor, idempotency_key)
+);
+CREATE INDEX operations_waiting ON operations (seq) WHERE state IN ('queued', 'running');
+CREATE INDEX operations_by_tenant ON operations (tenant, seq DESC);
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

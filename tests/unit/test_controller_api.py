@@ -1,0 +1,99 @@
+"""The controller's request checks, the tenant parameters an operation runs with, its
+settings switches, and that the OpenAPI document and the app's routes are the same set."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from ansible_collections.odoo_saas.kit.controller import settings as controller_settings
+from ansible_collections.odoo_saas.kit.controller.app import OPENAPI, create_app
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.ledger import TenantRecord
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.operation_queue import Operation
+from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.api_requests import (
+    RequestProblems, check_request, tenant_params)
+
+from .plans_fixture import platform, raw_plans
+
+CONFIG = {"environment": "local", "base_domain": "127.0.0.1.nip.io", "platform_namespace": "saas-dev",
+          "plans": raw_plans()}
+
+
+def _problems(kind, name, body):
+    with pytest.raises(RequestProblems) as caught:
+        check_request(kind, name, body, CONFIG, platform())
+    return dict(caught.value.problems)
+
+
+def test_every_bad_field_is_named_at_once():
+    body = {"plan": 3, "domains": ["ok.example.com", 5], "colour": "red", "db_strategy": "sideways"}
+    problems = _problems("create", "Bad_Name", body)
+    assert set(problems) == {"name", "plan", "domains[1]", "colour", "db_strategy"}
+    assert "allowed: name, plan" in problems["colour"]
+    assert "auto, shared, dedicated" in problems["db_strategy"]
+
+
+def test_the_cores_own_checks_run_too():
+    # The core's checks (check_tenant_params), not a copy: an unknown plan and a bad domain.
+    assert "unknown plan" in _problems("create", "acme", {"plan": "platinum"})["plan"]
+    assert set(_problems("change", "acme", {"domains": ["not a host"]})) == {"domains[0]"}
+    assert "must equal" in _problems("delete", "acme", {"confirm": "other"})["confirm"]
+    assert set(_problems("suspend", "acme", {"plan": "small"})) == {"plan"}
+    assert check_request("create", "acme", {"name": "acme", "plan": "small", "external_ref": "sub_1"}, CONFIG,
+                         platform()) == {"name": "acme", "plan": "small", "external_ref": "sub_1"}
+
+
+def _operation(kind, arguments):
+    return Operation(id="op-1", seq=1, kind=kind, tenant="acme", arguments=arguments, state="running", actor="t",
+                     idempotency_key=None, attempts=1, steps=[], result=None, error=None, created_at=None,
+                     started_at=None, finished_at=None)
+
+
+RECORD = TenantRecord(name="acme", state="active", plan="medium", db_strategy="shared", server="postgres-shared-1",
+                      namespace="tenant-acme", database="odoo_acme", odoo_version="17.0",
+                      hosts=("acme.127.0.0.1.nip.io", "erp.acme.example"))
+
+
+def test_an_operation_keeps_what_its_request_did_not_name():
+    suspend = tenant_params(CONFIG, _operation("suspend", {}), RECORD, image="localhost:32000/odoo:17-custom")
+    assert (suspend["state"], suspend["plan"], suspend["domains"], suspend["odoo_version"], suspend["image"]) == (
+        "suspended", "medium", ["erp.acme.example"], "17.0", "localhost:32000/odoo:17-custom")
+    change = tenant_params(CONFIG, _operation("change", {"plan": "large"}), RECORD)
+    assert (change["plan"], change["domains"]) == ("large", ["erp.acme.example"])
+    delete = tenant_params(CONFIG, _operation("delete", {"confirm": "acme", "backup": False}), RECORD)
+    assert (delete["state"], delete["confirm"], delete["backup"]) == ("absent", "acme", False)
+    create = tenant_params(CONFIG, _operation("create", {"name": "acme", "plan": "small", "external_ref": "x"}), None)
+    assert create["plan"] == "small" and "external_ref" not in create
+
+
+def test_flask_env_selects_the_namespace_and_refuses_prod(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({key: value for key, value in CONFIG.items() if key != "platform_namespace"}))
+    development = controller_settings.load({"SAAS_CONTROLLER_CONFIG": str(path), "FLASK_ENV": "development"})
+    production = controller_settings.load({"SAAS_CONTROLLER_CONFIG": str(path), "DOMAIN_NAME": "saas.example.com"})
+    assert development.platform.platform_namespace == "saas-dev"
+    assert (production.platform.platform_namespace, production.platform.base_domain) == ("saas-system", "saas.example.com")
+    path.write_text(json.dumps({**CONFIG, "environment": "prod"}))
+    with pytest.raises(SpecError, match="FLASK_ENV"):
+        controller_settings.load({"SAAS_CONTROLLER_CONFIG": str(path), "FLASK_ENV": "development"})
+    with pytest.raises(SpecError, match="SAAS_CONTROLLER_WORKERS"):
+        controller_settings.load({"SAAS_CONTROLLER_CONFIG": str(path), "SAAS_CONTROLLER_WORKERS": "0"})
+    with pytest.raises(SpecError, match="SAAS_CONTROLLER_CONFIG"):
+        controller_settings.load({})
+
+
+def test_the_openapi_document_lists_exactly_the_apps_routes():
+    app = create_app(controller_settings.Settings(CONFIG, platform(), 1, True), pool=None)
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<([a-z_]+)>", r"{\1}", rule.rule.replace("<operation_id>", "<id>"))
+        served.update((path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"})
+    document = yaml.safe_load(OPENAPI.read_text())
+    documented = {(path, method) for path, item in document["paths"].items() for method in item if method != "parameters"}
+    assert served == documented
