@@ -9,11 +9,14 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import api_tokens, pg
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.connections import ledger_connection
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SaasError
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.api_worker import Workers
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.api_worker import run_next
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.ledger_threads import LedgerThreads
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.webhook_delivery import deliver_due
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import failure_message
 
 from . import settings as settings_module
@@ -26,16 +29,27 @@ def serve(settings, host, port, threads):
 
     log = logging.getLogger("saas-controller")
     pool = ledger_pool(settings.config, size=threads)
-    workers = Workers(settings.config, lambda: pg.connect(ledger_connection(settings.config)), settings.workers,
-                      on_error=lambda error: log.error("worker: %s", failure_message(settings.config, error)))
-    workers.start()
+
+    def connect():
+        return pg.connect(ledger_connection(settings.config))
+
+    def on_error(error):
+        log.error("%s: %s", threading.current_thread().name, failure_message(settings.config, error))
+
+    background = [
+        LedgerThreads("saas-worker", settings.workers, connect, lambda conn: run_next(conn, settings.config), on_error=on_error),
+        LedgerThreads("saas-webhooks", 1, connect, lambda conn: deliver_due(conn, settings.webhook_retry_seconds), on_error=on_error),
+    ]
+    for group in background:
+        group.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"odoo-saas-kit controller on http://{host}:{port}/ ({settings.workers} workers, namespace "
           f"{settings.platform.platform_namespace})", flush=True)
     try:
         waitress.serve(create_app(settings, pool), host=host, port=port, threads=threads, ident="odoo-saas-kit")
     finally:
-        workers.stop(timeout=5)
+        for group in background:
+            group.stop(timeout=5)
         pool.close()
 
 

@@ -15,11 +15,12 @@ from flask import Flask, g, jsonify, request
 from psycopg_pool import ConnectionPool
 from werkzeug.exceptions import HTTPException
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import api_tokens, ledger, operation_queue
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import api_tokens, ledger, operation_queue, webhooks
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.connections import ledger_connection
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import ConflictError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.api_requests import RequestProblems, check_request
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import tenant_result
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_backup import run_tenant_backups
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.naming import check_tenant_name
 
 from . import problems
@@ -171,11 +172,7 @@ def create_app(settings, pool):
         found = token()
         visible_tenant(found, checked_name(name))
         record = existing(name)
-        body = tenant_result(record)
-        row = conn().execute("SELECT arguments ->> 'external_ref' FROM operations WHERE tenant = %s "
-                             "AND kind = 'create' ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
-        body["external_ref"] = row and row[0]
-        return body
+        return {**tenant_result(record), "external_ref": operation_queue.external_ref(conn(), name)}
 
     @app.post("/v1/tenants")
     def tenant_create():
@@ -213,6 +210,62 @@ def create_app(settings, pool):
         if "backup" in request.args:
             body["backup"] = {"true": True, "false": False}.get(request.args["backup"], request.args["backup"])
         return enqueue(found, "delete", name, body)
+
+    @app.get("/v1/tenants/<name>/backups")
+    def backups_list(name):
+        found = token()
+        visible_tenant(found, checked_name(name))
+        existing(name)
+        listed, failure = run_tenant_backups({**settings.config, "name": name, "verify": None})
+        if failure:
+            raise Problem(503, "Backups unavailable", failure)
+        return {"items": listed["backups"], "last_complete": listed["last_complete"],
+                "incomplete_in_store": listed["incomplete_in_store"]}
+
+    @app.post("/v1/tenants/<name>/backups")
+    def backup_take(name):
+        found = token(write=True)
+        visible_tenant(found, checked_name(name))
+        existing(name)
+        return enqueue(found, "backup", name, json_body() if request.content_length else {})
+
+    @app.post("/v1/tenants/<name>/restore")
+    def backup_restore(name):
+        found = token(write=True)
+        visible_tenant(found, checked_name(name))
+        existing(name)
+        body = json_body()
+        if isinstance(body, dict) and body.get("from_tenant"):
+            visible_tenant(found, checked_name(body["from_tenant"]))  # a reseller restores only from its own
+        return enqueue(found, "restore", name, body)
+
+    @app.post("/v1/webhooks")
+    def webhook_create():
+        found = token(admin=True)
+        body = json_body()
+        if not isinstance(body, dict):
+            raise problems.bad_request([("body", "must be a JSON object with url and events")])
+        unknown = [(field, "is not a field of a webhook; allowed: url, events") for field in sorted(body)
+                   if field not in ("url", "events")]
+        found_problems = unknown + webhooks.subscription_problems(body.get("url"), body.get("events"))
+        if found_problems:
+            raise problems.bad_request(found_problems)
+        webhook, secret = webhooks.subscribe(conn(), body["url"], body["events"], found.id)
+        response = jsonify({**webhook, "secret": secret})
+        response.status_code = 201
+        return response
+
+    @app.get("/v1/webhooks")
+    def webhook_list():
+        token(admin=True)
+        return {"items": webhooks.list_webhooks(conn())}
+
+    @app.delete("/v1/webhooks/<webhook_id>")
+    def webhook_delete(webhook_id):
+        token(admin=True)
+        if not webhooks.disable(conn(), webhook_id):
+            raise problems.not_found(f"live webhook {webhook_id!r}")
+        return "", 204
 
     @app.get("/v1/operations")
     def operations_list():

@@ -8,6 +8,8 @@ environment switches of the platform guide.
 - DOMAIN_NAME: the base domain, over the file's.
 - SAAS_LEDGER_PASSWORD: the ledger's password, over the file's (from a Secret).
 - SAAS_CONTROLLER_WORKERS: operations run at once (default 2, at most 16).
+- SAAS_WEBHOOK_RETRY_SECONDS: the first wait before a failed webhook delivery is sent again
+  (default 10; it doubles per attempt, up to an hour).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Settings:
     platform: object
     workers: int
     development: bool
+    webhook_retry_seconds: float = 10.0
 
 
 def load(environ=None):
@@ -54,4 +57,12 @@ def load(environ=None):
     raw_workers = environ.get("SAAS_CONTROLLER_WORKERS", "2")
     if not raw_workers.isdigit() or not 1 <= int(raw_workers) <= MAX_WORKERS:
         raise SpecError("SAAS_CONTROLLER_WORKERS", f"must be a whole number from 1 to {MAX_WORKERS}, got {shown(raw_workers)}")
-    return Settings(config=config, platform=load_platform(config), workers=int(raw_workers), development=development)
+    raw_retry = environ.get("SAAS_WEBHOOK_RETRY_SECONDS", "10")
+    try:
+        retry = float(raw_retry)
+    except ValueError:
+        retry = -1.0
+    if not 0.1 <= retry <= 3600:
+        raise SpecError("SAAS_WEBHOOK_RETRY_SECONDS", f"must be a number of seconds from 0.1 to 3600, got {shown(raw_retry)}")
+    return Settings(config=config, platform=load_platform(config), workers=int(raw_workers), development=development,
+                    webhook_retry_seconds=retry)

@@ -92,13 +92,13 @@ steps:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import report
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_backup import run_tenant_backup
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_backup import BACKUP_ARGS, run_tenant_backup
 
 
 def main():
     module = AnsibleModule(argument_spec=platform_args(name=dict(type="str", required=True),
                                                        wait_timeout=dict(type="int", default=600),
-                                                       prune=dict(type="bool", default=False)),
+                                                       **BACKUP_ARGS),
                            supports_check_mode=True)
     result, failure = run_tenant_backup(module.params, module.check_mode)
     report(module, result, failure)

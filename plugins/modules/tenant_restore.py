@@ -105,15 +105,11 @@ steps:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import report
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.platform_args import platform_args
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_restore import run_tenant_restore
+from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_restore import RESTORE_ARGS, run_tenant_restore
 
 
 def main():
-    module = AnsibleModule(argument_spec=platform_args(name=dict(type="str", required=True),
-                                                       backup=dict(type="str"),
-                                                       from_tenant=dict(type="str"),
-                                                       odoo_export=dict(type="str"),
-                                                       safety_backup=dict(type="bool", default=True),
+    module = AnsibleModule(argument_spec=platform_args(name=dict(type="str", required=True), **RESTORE_ARGS,
                                                        wait_timeout=dict(type="int", default=600)),
                            mutually_exclusive=[("backup", "odoo_export"), ("from_tenant", "odoo_export")],
                            required_one_of=[("backup", "odoo_export")],

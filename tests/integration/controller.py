@@ -27,8 +27,10 @@ def free_port():
 
 
 def write_settings(directory: Path, ledger_db, **overrides):
+    """The settings file: the tenant tests' module parameters, with the local object store as
+    backup target (below a prefix of its own) and the kubelet stand-in's image for the Jobs."""
     path = directory / "controller.json"
-    values = tenants.params(ledger_db, directory / "backups", **overrides)
+    values = tenants.with_backup_target(ledger_db, directory / "backups", f"controller-{directory.name}", **overrides)
     path.write_text(json.dumps(values))
     path.chmod(0o600)
     return path

@@ -15,7 +15,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.ledger impor
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.operation_queue import Operation
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.api_requests import (
-    RequestProblems, check_request, tenant_params)
+    RequestProblems, check_request, module_params)
 
 from .plans_fixture import platform, raw_plans
 
@@ -59,14 +59,14 @@ RECORD = TenantRecord(name="acme", state="active", plan="medium", db_strategy="s
 
 
 def test_an_operation_keeps_what_its_request_did_not_name():
-    suspend = tenant_params(CONFIG, _operation("suspend", {}), RECORD, image="localhost:32000/odoo:17-custom")
+    suspend = module_params(CONFIG, _operation("suspend", {}), RECORD, image="localhost:32000/odoo:17-custom")
     assert (suspend["state"], suspend["plan"], suspend["domains"], suspend["odoo_version"], suspend["image"]) == (
         "suspended", "medium", ["erp.acme.example"], "17.0", "localhost:32000/odoo:17-custom")
-    change = tenant_params(CONFIG, _operation("change", {"plan": "large"}), RECORD)
+    change = module_params(CONFIG, _operation("change", {"plan": "large"}), RECORD)
     assert (change["plan"], change["domains"]) == ("large", ["erp.acme.example"])
-    delete = tenant_params(CONFIG, _operation("delete", {"confirm": "acme", "backup": False}), RECORD)
+    delete = module_params(CONFIG, _operation("delete", {"confirm": "acme", "backup": False}), RECORD)
     assert (delete["state"], delete["confirm"], delete["backup"]) == ("absent", "acme", False)
-    create = tenant_params(CONFIG, _operation("create", {"name": "acme", "plan": "small", "external_ref": "x"}), None)
+    create = module_params(CONFIG, _operation("create", {"name": "acme", "plan": "small", "external_ref": "x"}), None)
     assert create["plan"] == "small" and "external_ref" not in create
 
 
@@ -92,8 +92,29 @@ def test_the_openapi_document_lists_exactly_the_apps_routes():
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = re.sub(r"<([a-z_]+)>", r"{\1}", rule.rule.replace("<operation_id>", "<id>"))
+        path = re.sub(r"<([a-z_]+)>", r"{\1}", rule.rule.replace("<operation_id>", "<id>").replace("<webhook_id>", "<id>"))
         served.update((path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"})
     document = yaml.safe_load(OPENAPI.read_text())
     documented = {(path, method) for path, item in document["paths"].items() for method in item if method != "parameters"}
     assert served == documented
+
+
+def test_webhook_signatures_backoff_and_events():
+    from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import webhooks
+    header = webhooks.sign("s3cret", 1700000000, b'{"a": 1}')
+    assert webhooks.verify("s3cret", header, b'{"a": 1}', 1700000100)
+    assert not webhooks.verify("other", header, b'{"a": 1}', 1700000100)
+    assert not webhooks.verify("s3cret", header, b'{"a": 1}', 1700000000 + 301)  # too old: a replay
+    assert not webhooks.verify("s3cret", "garbage", b"", 1700000000)
+    assert [webhooks.backoff(n, 10) for n in (1, 2, 3, 12)] == [10, 20, 40, 3600]
+    assert webhooks.events_of("create", "succeeded", "active") == ["operation.succeeded", "tenant.created", "tenant.active"]
+    assert webhooks.events_of("backup", "failed", "active") == ["backup.failed", "operation.failed"]
+    assert webhooks.events_of("delete", "succeeded", "deleted") == ["operation.succeeded", "tenant.deleted"]
+    assert {field for field, _message in webhooks.subscription_problems("ftp://x", ["nope"])} == {"url", "events"}
+
+
+def test_a_restore_names_its_source_problem():
+    assert set(_problems("restore", "acme", {})) == {"backup, odoo_export"}
+    assert set(_problems("restore", "acme", {"backup": "../x"})) == {"backup"}
+    assert check_request("restore", "acme", {"backup": "20261203-101010-manual-abcdef"}, CONFIG, platform()) == {
+        "backup": "20261203-101010-manual-abcdef"}

@@ -120,8 +120,9 @@ ALTER TABLE backups DROP CONSTRAINT backups_kind_check;
 ALTER TABLE backups ADD CONSTRAINT backups_kind_check
     CHECK (kind IN ('manual', 'scheduled', 'pre-update', 'pre-restore', 'final'));
 """),
-    # The SaaS controller (engines/api_tokens.py, engines/operation_queue.py): its tokens, the
-    # operations its workers run, and which reseller created which tenant.
+    # The SaaS controller (engines/api_tokens.py, operation_queue.py, webhooks.py): its tokens,
+    # the operations its workers run, which reseller created which tenant, the webhooks and
+    # their outbox.
     (6, "the controller's tokens and operations", """
 CREATE TABLE api_tokens (
     id text PRIMARY KEY,
@@ -156,6 +157,28 @@ CREATE TABLE operations (
 );
 CREATE INDEX operations_waiting ON operations (seq) WHERE state IN ('queued', 'running');
 CREATE INDEX operations_by_tenant ON operations (tenant, seq DESC);
+CREATE TABLE webhooks (
+    id text PRIMARY KEY,
+    url text NOT NULL,
+    secret text NOT NULL,
+    events text[] NOT NULL,
+    actor text NOT NULL REFERENCES api_tokens (id),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    disabled_at timestamptz
+);
+CREATE TABLE outbox (
+    id bigserial PRIMARY KEY,
+    webhook text NOT NULL REFERENCES webhooks (id),
+    event text NOT NULL,
+    tenant text,
+    payload jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    delivered_at timestamptz,
+    last_error text
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
 """),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass
 
 from ..errors import ConflictError
+from . import webhooks
 
 LOCK_CLASS = "odoo-saas-kit operation"
 COLUMNS = ("id, seq, kind, tenant, arguments, state, actor, idempotency_key, attempts, steps, result, error, "
@@ -141,6 +142,11 @@ def finish(conn, operation_id, result, error=None):
                                               operation_id)).fetchone()
         conn.execute("INSERT INTO events (tenant, action, detail) VALUES (%s, %s, %s)",
                      (row[0], f"api.{row[1]}.{state}", json.dumps({"operation": operation_id, "actor": row[2]})))
+        tenant_state = ((result or {}).get("tenant") or {}).get("state")
+        payload = {"operation": operation_id, "kind": row[1], "tenant": row[0], "state": state, "error": error,
+                   "tenant_state": tenant_state, "external_ref": external_ref(conn, row[0])}
+        for event in webhooks.events_of(row[1], state, tenant_state):
+            webhooks.emit(conn, event, row[0], payload)
     _unlock(conn, operation_id)
 
 
@@ -169,4 +175,11 @@ def latest_argument(conn, tenant, argument):
     """The value of `argument` in the newest operation on `tenant` that named it, or None."""
     row = conn.execute("SELECT arguments -> %s FROM operations WHERE tenant = %s AND arguments ? %s "
                        "ORDER BY seq DESC LIMIT 1", (argument, tenant, argument)).fetchone()
+    return row and row[0]
+
+
+def external_ref(conn, tenant):
+    """The billing system's reference its newest create named, or None."""
+    row = conn.execute("SELECT arguments ->> 'external_ref' FROM operations WHERE tenant = %s AND kind = 'create' "
+                       "ORDER BY seq DESC LIMIT 1", (tenant,)).fetchone()
     return row and row[0]

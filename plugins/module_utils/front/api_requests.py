@@ -1,32 +1,53 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the SaaS controller's requests become: each kind of operation, its arguments checked
-against the tenant module's own options (front/tenant_args.py) and its core's checks
-(check_tenant_params), and the tenant module's parameters an operation runs with.
+against the modules' own options (tenant_args.TENANT_ARGS, tenant_backup.BACKUP_ARGS,
+tenant_restore.RESTORE_ARGS) and their cores' checks, and the module parameters the operation
+runs with.
 
 Every problem of a request is found before it is queued, each naming its field; the worker
-then runs the tenant module's core (front/tenant.run_tenant) with those parameters, so the
-API and a playbook run take turns on a tenant's ledger lock exactly as two playbook runs do."""
+then runs the module's core (run_tenant, run_tenant_backup, run_tenant_restore) with those
+parameters, so the API and a playbook run take turns on a tenant's ledger lock exactly as two
+playbook runs do."""
 
 from __future__ import annotations
 
-from ..errors import SpecError, shown
-from ..request.naming import check_tenant_name
-from .tenant import check_tenant_params
-from .tenant_args import TENANT_ARGS, tenant_defaults
+from dataclasses import dataclass
 
-# kind: (the tenant module's state it runs, the request fields it takes)
-KINDS = {
-    "create": ("present", ("name", "plan", "domains", "db_strategy", "odoo_version", "image", "external_ref")),
-    "change": ("present", ("plan", "domains", "odoo_version", "image")),
-    "suspend": ("suspended", ()),
-    "resume": ("present", ()),
-    "delete": ("absent", ("confirm", "backup")),
-}
+from ..errors import SaasError, SpecError, shown
+from ..request.naming import check_tenant_name
+from .tenant import check_tenant_params, run_tenant
+from .tenant_args import TENANT_ARGS, tenant_defaults
+from .tenant_backup import BACKUP_ARGS, run_tenant_backup
+from .tenant_restore import RESTORE_ARGS, load_source, run_tenant_restore
+
 # A tenant's own reference in a billing system (a subscription id): kept, never interpreted.
-EXTRA_FIELDS = {"external_ref": dict(type="str")}
-EXTERNAL_REF_MAX = 200
+EXTERNAL_REF = dict(type="str", max_length=200)
 TYPES = {"str": str, "bool": bool, "int": int, "list": list}
+
+
+@dataclass(frozen=True)
+class Kind:
+    options: dict  # field: its option spec, as the module's argument spec writes it
+    run: object  # the module's core: run(params, check_mode, progress) -> (result, failure)
+    state: str | None = None  # the tenant module's state it asks for
+
+
+def _pick(options, *names):
+    return {name: options[name] for name in names}
+
+
+KINDS = {
+    "create": Kind({**_pick(TENANT_ARGS, "name", "plan", "domains", "db_strategy", "odoo_version", "image"),
+                    "external_ref": EXTERNAL_REF}, run_tenant, "present"),
+    "change": Kind(_pick(TENANT_ARGS, "plan", "domains", "odoo_version", "image"), run_tenant, "present"),
+    "suspend": Kind({}, run_tenant, "suspended"),
+    "resume": Kind({}, run_tenant, "present"),
+    "delete": Kind(_pick(TENANT_ARGS, "confirm", "backup"), run_tenant, "absent"),
+    "backup": Kind(BACKUP_ARGS, run_tenant_backup),
+    "restore": Kind(RESTORE_ARGS, run_tenant_restore),
+}
+NOT_PASSED = ("external_ref",)  # kept with the operation, not a module option
 
 
 def _field_problems(field, value, spec):
@@ -40,38 +61,9 @@ def _field_problems(field, value, spec):
                 for index, item in enumerate(value) if not isinstance(item, str)]
     if "choices" in spec and value not in spec["choices"]:
         return [(field, f"must be one of {', '.join(spec['choices'])}, got {shown(value)}")]
-    if field == "external_ref" and len(value) > EXTERNAL_REF_MAX:
-        return [(field, f"at most {EXTERNAL_REF_MAX} characters, got {len(value)}")]
+    if "max_length" in spec and len(value) > spec["max_length"]:
+        return [(field, f"at most {spec['max_length']} characters, got {len(value)}")]
     return []
-
-
-def check_request(kind, name, body, config, platform):
-    """The arguments of an operation of `kind` on tenant `name` from a request body, or
-    SpecErrors: raises RequestProblems listing every (field, message)."""
-    state, allowed = KINDS[kind]
-    if not isinstance(body, dict):
-        raise RequestProblems([("body", f"must be a JSON object, got {type(body).__name__}")])
-    problems = [(field, f"is not a field of {kind}; allowed: {', '.join(allowed) or 'none'}")
-                for field in sorted(body) if field not in allowed]
-    for field in allowed:
-        if field in body:
-            problems.extend(_field_problems(field, body[field], {**TENANT_ARGS, **EXTRA_FIELDS}[field]))
-    try:
-        check_tenant_name(name)
-    except SpecError as error:
-        problems.append(("name", error.message))
-    if kind == "create" and not body.get("plan"):
-        problems.append(("plan", f"is required for a new tenant; one of: {', '.join(sorted(platform.plans))}"))
-    if kind == "delete" and body.get("confirm") != name:
-        problems.append(("confirm", f"must equal the tenant's name ({shown(name)}) to delete it"))
-    if problems:
-        raise RequestProblems(problems)
-    arguments = {field: body[field] for field in allowed if body.get(field) is not None}
-    try:
-        check_tenant_params({**config, **tenant_defaults(), **arguments, "name": name, "state": state}, platform)
-    except SpecError as error:
-        raise RequestProblems([(error.field, error.message)]) from None
-    return arguments
 
 
 class RequestProblems(SpecError):
@@ -82,19 +74,64 @@ class RequestProblems(SpecError):
         self.problems = problems
 
 
-def tenant_params(config, operation, record, image=None):
-    """The tenant module's parameters for `operation` on a tenant the ledger records as
-    `record` (None: not there): what the request did not name is what the tenant has, so a
-    suspend or a plan change keeps its domains, version and strategy."""
-    state, _allowed = KINDS[operation.kind]
-    params = {**config, **tenant_defaults(), "name": operation.tenant, "state": state}
-    if record is not None and record.state != "deleted":
-        default_host = f"{record.name}.{config['base_domain']}"
-        params.update(plan=record.plan, db_strategy=record.db_strategy, odoo_version=record.odoo_version,
-                      domains=[host for host in record.hosts if host != default_host])
-    if image:
-        params["image"] = image
-    params.update({key: value for key, value in operation.arguments.items() if key != "external_ref"})
+def _core_problem(error):
+    """(field, message) of an error the core's checks raised: a SpecError names its field, the
+    others start with it."""
+    if isinstance(error, SpecError):
+        return error.field, error.message
+    field, _colon, message = str(error).partition(": ")
+    return (field, message) if message else ("body", str(error))
+
+
+def check_request(kind, name, body, config, platform):
+    """The arguments of an operation of `kind` on tenant `name` from a request body; raises
+    RequestProblems listing every (field, message)."""
+    options = KINDS[kind].options
+    if not isinstance(body, dict):
+        raise RequestProblems([("body", f"must be a JSON object, got {type(body).__name__}")])
+    problems = [(field, f"is not a field of {kind}; allowed: {', '.join(options) or 'none'}")
+                for field in sorted(body) if field not in options]
+    for field, spec in options.items():
+        if field in body:
+            problems.extend(_field_problems(field, body[field], spec))
+    try:
+        check_tenant_name(name)
+    except SpecError as error:
+        problems.append(("name", error.message))
+    if kind == "create" and not body.get("plan"):
+        problems.append(("plan", f"is required for a new tenant; one of: {', '.join(sorted(platform.plans))}"))
+    if kind == "delete" and body.get("confirm") != name:
+        problems.append(("confirm", f"must equal the tenant's name ({shown(name)}) to delete it"))
+    if problems:
+        raise RequestProblems(problems)
+    arguments = {field: body[field] for field in options if body.get(field) is not None}
+    try:
+        if KINDS[kind].state is not None:
+            check_tenant_params({**config, **tenant_defaults(), **arguments, "name": name, "state": KINDS[kind].state}, platform)
+        elif kind == "restore":
+            load_source(arguments, name)
+    except SaasError as error:
+        raise RequestProblems([_core_problem(error)]) from None
+    return arguments
+
+
+def module_params(config, operation, record, image=None):
+    """The module parameters for `operation` on a tenant the ledger records as `record` (None:
+    not there). For the tenant module, what the request did not name is what the tenant has, so
+    a suspend or a plan change keeps its domains, version and strategy."""
+    kind = KINDS[operation.kind]
+    params = {**config, "name": operation.tenant}
+    if kind.state is not None:
+        params.update(tenant_defaults(), name=operation.tenant, state=kind.state)
+        if record is not None and record.state != "deleted":
+            default_host = f"{record.name}.{config['base_domain']}"
+            params.update(plan=record.plan, db_strategy=record.db_strategy, odoo_version=record.odoo_version,
+                          domains=[host for host in record.hosts if host != default_host])
+        if image:
+            params["image"] = image
+    else:
+        params.update({option: spec.get("default") for option, spec in kind.options.items()})
+    params.update({key: value for key, value in operation.arguments.items() if key not in NOT_PASSED})
     if operation.kind == "delete":
         params["confirm"] = operation.tenant
     return params

@@ -17,6 +17,10 @@ from ..request.naming import check_tenant_name
 from ..request.spec import load_platform
 from .harness import guarded, step_recorder, tenant_run
 
+# The tenant_backup module's options (without the platform's), also what the controller's
+# backup requests take.
+BACKUP_ARGS = dict(prune=dict(type="bool", default=False))
+
 
 def run_tenant_backup(params, check_mode, progress=None):
     """Returns (result, failure message or None)."""

@@ -11,6 +11,15 @@ from ..operations.restore import RestoreSource, restore_tenant
 from ..request.naming import check_tenant_name
 from .harness import guarded, step_recorder, tenant_run
 
+# The tenant_restore module's options (without the platform's), also what the controller's
+# restore requests take.
+RESTORE_ARGS = dict(
+    backup=dict(type="str"),
+    from_tenant=dict(type="str"),
+    odoo_export=dict(type="str"),
+    safety_backup=dict(type="bool", default=True),
+)
+
 
 def check_import_key(key):
     """A key below the target's prefix: no leading /, no .. part, a .zip."""
