@@ -1,5 +1,5 @@
 # Odoo SaaS Kit — the commands the README promises.
-#   make demo   set everything up, start the local platform, provision a demo tenant, print it
+#   make demo   set everything up, start the local platform, provision a demo tenant, print it, start the API on loopback
 #   make test   set everything up, start the local platform, run every test
 #   make down   stop everything the local platform started
 #   make proof  the reliability suites (crash, faults, concurrency, bad input, isolation) with figures
@@ -29,6 +29,7 @@ up: setup
 
 down:
 	@bash hack/stage.sh --stop
+	@if [ -f .local/controller.pid ]; then $(RUN) python -m tests.cluster.demo_controller stop; fi
 	@if [ -d .local ]; then $(RUN) python -m tests.cluster down; fi
 
 status:
@@ -41,6 +42,8 @@ demo: up
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/demo.yml
 	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/status.yml
 	@$(RUN) python -m tests.cluster.demo_route demo
+	@$(RUN) ansible-playbook -i $(INVENTORY) playbooks/controller_settings.yml -e controller_settings_path=$(CURDIR)/.local/controller.json
+	@$(RUN) python -m tests.cluster.demo_controller start
 
 unit: setup
 	@$(RUN) python -m pytest tests/unit

@@ -271,6 +271,21 @@ def test_bad_input_gets_a_problem_naming_each_field_and_queues_nothing(setup, le
     assert _count_operations(ledger_db) == before
 
 
+def test_an_operation_that_keeps_killing_its_worker_is_failed_not_run_again(setup, ledger_db):
+    from ansible_collections.odoo_saas.kit.plugins.module_utils.front.api_worker import MAX_ATTEMPTS
+    controller, tokens, _settings_path = setup
+    name = tenants.unique("poison")
+    with _ledger(ledger_db) as conn:  # as a worker leaves it that died during its last allowed attempt
+        conn.execute("INSERT INTO operations (id, kind, tenant, arguments, state, actor, request_sha256, attempts) "
+                     "VALUES (%s, 'create', %s, %s, 'running', %s, 'x', %s)",
+                     (f"op-{name}", name, json.dumps({"name": name, "plan": "small"}), tokens["admin"].split("_")[1],
+                      MAX_ATTEMPTS))
+    done = controller.wait_operation(f"op-{name}", tokens["admin"], timeout=30)
+    assert done["state"] == "failed" and f"each of {MAX_ATTEMPTS} attempts" in done["error"]
+    with _ledger(ledger_db) as conn:
+        assert ledger.get_tenant(conn, name) is None  # it was not run again
+
+
 def test_unknown_routes_and_methods_are_problems_too(setup):
     controller, tokens, _settings_path = setup
     assert controller.call("GET", "/v1/nothing", tokens["admin"]).json()["status"] == 404

@@ -57,7 +57,7 @@ def test_migrations_apply_once_and_check_mode_only_reads(conn):
 
 def test_a_ledger_at_an_older_version_is_brought_up_to_date(conn):
     ledger.migrate(conn)
-    conn.execute("DROP TABLE backups")
+    conn.execute("DROP TABLE backups, outbox, webhooks, operations, tenant_owners, api_tokens")
     conn.execute("ALTER TABLE tenants DROP COLUMN filestore_backup, DROP COLUMN db_connection_limit")
     conn.execute("ALTER TABLE servers DROP COLUMN max_connections, DROP COLUMN reserved_connections")
     conn.execute("DELETE FROM schema_migrations WHERE version > 1")

@@ -120,9 +120,8 @@ ALTER TABLE backups DROP CONSTRAINT backups_kind_check;
 ALTER TABLE backups ADD CONSTRAINT backups_kind_check
     CHECK (kind IN ('manual', 'scheduled', 'pre-update', 'pre-restore', 'final'));
 """),
-    # The SaaS controller (engines/api_tokens.py, operation_queue.py, webhooks.py): its tokens,
-    # the operations its workers run, which reseller created which tenant, the webhooks and
-    # their outbox.
+    # The SaaS controller (engines/api_tokens.py, engines/operation_queue.py): its tokens, the
+    # operations its workers run, and which reseller created which tenant.
     (6, "the controller's tokens and operations", """
 CREATE TABLE api_tokens (
     id text PRIMARY KEY,
@@ -157,6 +156,9 @@ CREATE TABLE operations (
 );
 CREATE INDEX operations_waiting ON operations (seq) WHERE state IN ('queued', 'running');
 CREATE INDEX operations_by_tenant ON operations (tenant, seq DESC);
+"""),
+    # The controller's webhooks and the outbox of their deliveries (engines/webhooks.py).
+    (7, "the controller's webhooks", """
 CREATE TABLE webhooks (
     id text PRIMARY KEY,
     url text NOT NULL,
