@@ -8,7 +8,9 @@
   4. decommissioning, backup included, split between dump, pods, drop and namespace termination;
   5. backup and restore throughput of the backup Job's program against pg_dump | upload (bench/backups.py);
   6. the fleet in one task: N tenants provisioned, reconciled with no change and described by
-     tenant_info, each in one call, with wall time, API requests, writes, SQL and peak RSS (bench/fleet.py).
+     tenant_info, each in one call, with wall time, API requests, writes, SQL and peak RSS (bench/fleet.py);
+  7. the SaaS controller under load over loopback HTTP: readers over a fleet, creators of real tenants
+     (bench/controller_load.py).
 
 Prints tables; asserts nothing about time. Every tenant it creates is removed at the end, also
 on failure or Ctrl-C, and it works in a scratch ledger database of its own.
@@ -30,7 +32,7 @@ from collections import Counter
 from tests.cluster.progress import step
 from tests.integration import tenants
 
-from . import backups, cleanup, decommission, fleet, measure, sides
+from . import backups, cleanup, controller_load, decommission, fleet, measure, sides
 from .sides import BenchError
 
 DEFAULT_SIZES = "1,5"
@@ -75,8 +77,11 @@ def parse(argv):
     parser.add_argument("--fleet", type=sizes, default=sizes(DEFAULT_FLEET),
                         help=f"benchmark 6: fleet sizes (default {DEFAULT_FLEET}); kwok nodes are added for the pods "
                              "beyond what the platform's three nodes hold (about 160 tenants)")
-    parser.add_argument("--only", default="1,2,3,4,5,6",
-                        help="benchmarks to run; 1 and 2 run together (default 1,2,3,4,5,6)")
+    parser.add_argument("--load", default="500,50,20,20", metavar="FLEET,READERS,CREATORS,SECONDS",
+                        help="benchmark 7: tenants in the ledger, reading clients, creating clients, seconds of reading "
+                             "(default 500,50,20,20)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7",
+                        help="benchmarks to run; 1 and 2 run together (default 1,2,3,4,5,6,7)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     return parser.parse_args(argv)
 
@@ -92,6 +97,7 @@ class Bench:
         self.provisioning, self.rerun, self.scale, self.skipped, self.decommission = [], [], [], [], []
         self.backups = None
         self.fleet = []
+        self.load = None
         self.fixed = {}
 
     def fits(self, tenant_count, what):
@@ -337,7 +343,8 @@ def figures(bench, machine, versions):
                 "sql": run.sql, "changed_tasks": run.changed_tasks, "objects_written": run.objects_written}
     return {"machine": machine, "versions": versions, "skipped": bench.skipped, "startup": bench.fixed,
             "provisioning": [run_dict(*r) for r in bench.provisioning], "rerun": [run_dict(*r) for r in bench.rerun],
-            "scale": bench.scale, "decommission": bench.decommission, "backups": bench.backups, "fleet": bench.fleet}
+            "scale": bench.scale, "decommission": bench.decommission, "backups": bench.backups, "fleet": bench.fleet,
+            "controller_load": bench.load}
 
 
 def main(argv=None):
@@ -373,6 +380,9 @@ def main(argv=None):
             bench.backups = backups.run(args.backup_mb, args.backup_mb, say)
         if "6" in only:
             bench.fleet = fleet.run(run_id, args.fleet, args.parallel, api, say)
+        if "7" in only:
+            fleet_size, readers, creators, seconds = (int(part) for part in args.load.split(","))
+            bench.load = controller_load.run(run_id, fleet_size, readers, creators, seconds, say)
     except KeyboardInterrupt:
         say("interrupted: removing what this run created")
         status = 130
@@ -408,6 +418,18 @@ def main(argv=None):
                     ["API requests: the module's own (a LIST counts as one); writes: objects created, updated or "
                      "deleted; SQL: statements run on the servers.",
                      "Peak RSS: the child process's (Python, the clients, the results it returns)."]))
+    if bench.load:
+        load = bench.load
+        print(table(f"7. The controller under load: {load['readers']} readers over {load['fleet']} tenants, "
+                    f"{load['creators']} creators, {load['wall_seconds']:.0f}s",
+                    ["requests", "count", "errors", "per s", "p50 ms", "p99 ms"], controller_load.table_rows(load),
+                    [f"created tenants active after (from the first POST): p50 {load['to_active_p50_s'] or 0:.1f}s, "
+                     f"max {load['to_active_max_s'] or 0:.1f}s; {load['create_operations']} create operations; exactly the "
+                     f"requested tenants afterwards: {load['exactly_the_requested_tenants']}",
+                     f"create errors: {load['create_errors'] or 'none'}",
+                     f"The controller: {controller_load.CONTROLLER_THREADS} request threads, "
+                     f"{controller_load.CONTROLLER_WORKERS} workers; clients on the same 2 cores. The fleet is ledger "
+                     "rows (reads touch only the ledger); the created tenants are real."]))
     for skipped in bench.skipped:
         print(f"\nnot run: {skipped}")
     if args.json:

@@ -34,7 +34,7 @@ BENCH_NODE_FIRST_INDEX = 11  # pod CIDRs 127.1.11.0/24 and up (the platform's no
 BENCH_NODE_PODS = 110
 
 
-def _ledger(size):
+def scratch_ledger(size):
     capacity = max(50, math.ceil(size / 2))
     name = tenants.create_ledger(capacity=capacity)
     with tenants.connect(tenants.LEDGER, name) as conn:
@@ -76,7 +76,7 @@ def run(run_id, fleet_sizes, parallel, api, say):
     """Returns one dict of figures per size."""
     figures = []
     for size in fleet_sizes:
-        ledger_db = _ledger(size)
+        ledger_db = scratch_ledger(size)
         backup_dir = Path(f"/tmp/bench-fleet-{run_id}-{size}")
         names = sides.names(run_id, f"n{size}", size)
         added = []

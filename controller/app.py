@@ -23,7 +23,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant import 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.tenant_backup import run_tenant_backups
 from ansible_collections.odoo_saas.kit.plugins.module_utils.request.naming import check_tenant_name
 
-from . import problems
+from . import dashboard, problems
 from .problems import Problem
 
 OPENAPI = Path(__file__).with_name("openapi.yaml")
@@ -41,7 +41,7 @@ def ledger_pool(config, size=4):
 
 
 def create_app(settings, pool):
-    app = Flask("saas-controller")
+    app = Flask("saas-controller", static_folder=None)  # no static route: the dashboard serves its own files
     app.json.sort_keys = False
     spec = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
 
@@ -157,15 +157,16 @@ def create_app(settings, pool):
         found = token()
         limit = page_args()
         after = request.args.get("after", "")
-        filters = {key: request.args.get(key) for key in ("state", "plan", "server") if request.args.get(key)}
-        records = ledger.list_tenants(conn(), include_deleted=filters.get("state") == "deleted")
+        filters = {key: request.args[key] for key in ("state", "plan", "server") if request.args.get(key)}
+        include = request.args.get("include", "")
+        if include not in ("", "backup"):
+            raise problems.bad_request([("include", "must be 'backup' (each tenant's last complete backup and health)")])
         owned = api_tokens.owned_by(conn(), found.id) if found.scope == "reseller" else None
-        chosen = [record for record in records
-                  if record.name > after and (owned is None or record.name in owned)
-                  and all(str(getattr(record, key)) == value for key, value in filters.items())]
-        chosen.sort(key=lambda record: record.name)
-        items = [tenant_result(record) for record in chosen[:limit]]
-        return {"items": items, "next": chosen[limit - 1].name if len(chosen) > limit else None}
+        records = ledger.page_tenants(conn(), after, limit + 1, names=owned, **filters)
+        items = [tenant_result(record) for record in records[:limit]]
+        if include:
+            dashboard.add_backup_health(conn(), items, records[:limit])
+        return {"items": items, "next": records[limit - 1].name if len(records) > limit else None}
 
     @app.get("/v1/tenants/<name>")
     def tenant_get(name):
@@ -298,4 +299,5 @@ def create_app(settings, pool):
             raise problems.forbidden("the servers")
         return {"items": [{"name": name, **usage.as_dict()} for name, usage in sorted(ledger.server_usage(conn()).items())]}
 
+    dashboard.register(app)
     return app

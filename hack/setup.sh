@@ -3,6 +3,7 @@
 #   - Debian's PostgreSQL server (the local ledger and shared servers run on it);
 #   - debootstrap and systemd-container (systemd-nspawn), which the host scenarios
 #     (extensions/molecule_host: a Debian host booted in a container) build and boot with;
+#   - Debian's chromium, which the operator dashboard's test drives headless;
 #   - a Python virtualenv outside the repository, keyed by the requirements' content,
 #     so a second run (or a second clone) reuses it.
 # Prints the virtualenv's path as its last line.
@@ -32,6 +33,13 @@ if ! command -v debootstrap >/dev/null || ! command -v systemd-nspawn >/dev/null
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
   apt-get install -y -qq debootstrap systemd-container >&2
+fi
+
+if ! command -v chromium >/dev/null; then
+  step "installing Debian's chromium for the dashboard's browser test (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq chromium >&2
 fi
 
 key="$(cat "$repo/requirements.txt" "$repo/requirements-test.txt" "$repo/controller/requirements.txt" | sha256sum | cut -c1-12)"

@@ -56,12 +56,14 @@ class Controller:
     def __init__(self, settings_path, log_path, **env):
         self.settings_path, self.log_path, self.env = settings_path, log_path, env
         self.port = free_port()
+        self.threads = 8
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
 
     def start(self, timeout=30):
         log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - the child keeps it
-        self.process = subprocess.Popen([sys.executable, "-m", MODULE, "serve", "--port", str(self.port)],
+        self.process = subprocess.Popen([sys.executable, "-m", MODULE, "serve", "--port", str(self.port),
+                                         "--threads", str(self.threads)],
                                         env=environment(self.settings_path, **self.env), stdout=log,
                                         stderr=subprocess.STDOUT)
         log.close()

@@ -147,6 +147,29 @@ def _create(controller, token, name, **body):
     return done["result"]["tenant"]
 
 
+def test_the_tenant_list_pages_and_filters_like_the_ledger(setup, ledger_db):
+    controller, tokens, _settings_path = setup
+    with _ledger(ledger_db) as conn:  # ledger rows are what the list reads
+        for index, state in enumerate(("active", "suspended", "active")):
+            name = tenants.unique(f"pg{index}")
+            conn.execute("INSERT INTO tenants (name, state, plan, db_strategy, server, namespace, database, odoo_version) "
+                         "VALUES (%s, %s, 'small', 'shared', 'postgres-shared-1', %s, %s, '18.0')",
+                         (name, state, f"tenant-{name}", f"odoo_{name}"))
+        expected = [record.name for record in ledger.list_tenants(conn)]
+        suspended = [record.name for record in ledger.list_tenants(conn) if record.state == "suspended"]
+    seen, after = [], ""
+    while True:
+        page = controller.call("GET", f"/v1/tenants?limit=2&after={after}", tokens["read"]).json()
+        assert len(page["items"]) <= 2
+        seen += [item["name"] for item in page["items"]]
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert seen == expected and len(seen) >= 3
+    filtered = controller.call("GET", "/v1/tenants?state=suspended", tokens["read"]).json()["items"]
+    assert [item["name"] for item in filtered] == suspended
+
+
 def test_backups_are_taken_listed_and_restored_through_the_api(setup, ledger_db):
     controller, tokens, _settings_path = setup
     reseller = tokens["reseller"]

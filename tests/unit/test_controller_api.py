@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.odoo_saas.kit.controller import settings as controller_settings
+from ansible_collections.odoo_saas.kit.controller import dashboard, settings as controller_settings
 from ansible_collections.odoo_saas.kit.controller.app import OPENAPI, create_app
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.ledger import TenantRecord
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.operation_queue import Operation
@@ -92,6 +92,8 @@ def test_the_openapi_document_lists_exactly_the_apps_routes():
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
+        if rule.endpoint in dashboard.ENDPOINTS:  # the dashboard's page and files: HTML for a browser, not API
+            continue
         path = re.sub(r"<([a-z_]+)>", r"{\1}", rule.rule.replace("<operation_id>", "<id>").replace("<webhook_id>", "<id>"))
         served.update((path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"})
     document = yaml.safe_load(OPENAPI.read_text())
@@ -118,3 +120,35 @@ def test_a_restore_names_its_source_problem():
     assert set(_problems("restore", "acme", {"backup": "../x"})) == {"backup"}
     assert check_request("restore", "acme", {"backup": "20261203-101010-manual-abcdef"}, CONFIG, platform()) == {
         "backup": "20261203-101010-manual-abcdef"}
+
+
+def test_the_dashboards_health_comes_from_the_ledger_state_and_the_last_backup():
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.backup_records import BackupRecord
+
+    now = datetime(2026, 12, 3, 12, tzinfo=timezone.utc)
+    active = replace(RECORD, created_at=now - timedelta(days=3))
+    backup = BackupRecord(tenant="acme", id="20261203T020000Z-scheduled", kind="scheduled", state="complete", target="dir",
+                          started_at=now - timedelta(hours=10))
+    old = replace(backup, started_at=now - timedelta(hours=30))
+    assert dashboard.health(active, backup, None, now)["status"] == "ok"
+    assert dashboard.health(active, old, None, now) == {"status": "stale", "detail": f"newest complete backup {old.id} is 30 hours old"}
+    assert dashboard.health(active, None, None, now)["detail"] == "no complete backup in the 72 hours since it was created"
+    fresh = replace(active, created_at=now - timedelta(hours=1))
+    assert dashboard.health(fresh, None, None, now)["status"] == "ok"
+    assert dashboard.health(active, old, ("change", "op-1"), now)["status"] == "failed"
+    for state, status in (("suspended", "suspended"), ("provisioning", "busy"), ("deleting", "busy"), ("deleted", "deleted")):
+        assert dashboard.health(replace(active, state=state), old, None, now)["status"] == status
+
+
+def test_the_dashboard_is_served_with_a_policy_that_keeps_it_to_this_controller():
+    client = create_app(controller_settings.Settings(CONFIG, platform(), 1, True), pool=None).test_client()
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and page.mimetype == "text/html" and b'src="dashboard/dashboard.js"' in page.data
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"] and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert client.get("/dashboard/dashboard.js").mimetype in ("text/javascript", "application/javascript")
+    for missing in ("/dashboard/settings.py", "/dashboard/..%2fapp.py", "/dashboard/nothing.js"):
+        answer = client.get(missing)
+        assert answer.status_code == 404 and answer.mimetype == "application/problem+json", missing

@@ -365,6 +365,25 @@ def list_tenants(conn, include_deleted=False):
         return [_record(row) for row in cur.execute(query).fetchall()]
 
 
+def page_tenants(conn, after="", limit=50, names=None, **filters):
+    """Up to `limit` tenants by name after `after`; filters: state, plan, server (equality; no
+    state: every tenant not deleted); names: only those (a set)."""
+    query, values = "SELECT * FROM tenants WHERE name > %s", [after]
+    if "state" not in filters:
+        query += " AND state <> 'deleted'"
+    for column in ("state", "plan", "server"):
+        if column in filters:
+            query += f" AND {column} = %s"
+            values.append(filters[column])
+    if names is not None:
+        query += " AND name = ANY(%s)"
+        values.append(sorted(names))
+    query += " ORDER BY name LIMIT %s"
+    values.append(limit)
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [_record(row) for row in cur.execute(query, values).fetchall()]
+
+
 def host_owners(conn, hosts):
     """{host: tenant} for those of `hosts` that some tenant already owns."""
     rows = conn.execute("SELECT host, tenant FROM tenant_hosts WHERE host = ANY(%s)", (list(hosts),)).fetchall()
