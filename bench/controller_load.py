@@ -104,7 +104,7 @@ def run(run_id, fleet, readers, creators, read_seconds, say):
                 (actives if done["state"] == "succeeded" else create_errors).append(
                     time.monotonic() - started if done["state"] == "succeeded" else f"{name}: {done['error']}")
 
-        threads = [threading.Thread(target=reader) for _ in range(readers)]
+        threads = [threading.Thread(target=reader) for _reader in range(readers)]
         threads += [threading.Thread(target=creator, args=(name,)) for name in created]
         started = time.monotonic()
         for thread in threads:

@@ -16,10 +16,10 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.connections 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SaasError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.api_worker import run_next
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.ledger_threads import LedgerThreads
-from ansible_collections.odoo_saas.kit.plugins.module_utils.front.webhook_delivery import deliver_due
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.harness import failure_message
 
 from . import settings as settings_module
+from .webhook_delivery import deliver_due
 
 
 def serve(settings, host, port, threads):

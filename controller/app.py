@@ -114,6 +114,14 @@ def create_app(settings, pool):
             raise problems.bad_request([("Idempotency-Key", f"must be 1-{IDEMPOTENCY_KEY_MAX} characters")])
 
         def claim(tx):
+            # After the Idempotency-Key's lookup: a retry of a create that has since made the
+            # tenant (or of a delete that removed it) gets its operation back, not a 409 or 404.
+            record = ledger.get_tenant(tx, name)
+            living = record is not None and record.state != "deleted"
+            if kind == "create" and living:
+                raise problems.conflict(f"tenant {name!r} exists: change it with PATCH /v1/tenants/{name}")
+            if kind != "create" and not living:
+                raise problems.not_found(f"tenant {name!r}")
             if kind == "create" and found.scope == "reseller":
                 api_tokens.claim_tenant(tx, name, found.id)
                 if api_tokens.owner_of(tx, name) != found.id:
@@ -180,23 +188,21 @@ def create_app(settings, pool):
         found = token(write=True)
         body = json_body()
         name = body.get("name") if isinstance(body, dict) else None
-        record = ledger.get_tenant(conn(), name) if isinstance(name, str) else None
-        if record is not None and record.state != "deleted":
-            visible_tenant(found, name)
-            raise problems.conflict(f"tenant {name!r} exists: change it with PATCH /v1/tenants/{name}")
+        if found.scope == "reseller" and isinstance(name, str):
+            record = ledger.get_tenant(conn(), name)
+            if record is not None and record.state != "deleted":
+                visible_tenant(found, name)  # another's tenant: 403, as for every other request on it
         return enqueue(found, "create", name, body)
 
     @app.patch("/v1/tenants/<name>")
     def tenant_change(name):
         found = token(write=True)
         visible_tenant(found, checked_name(name))
-        existing(name)
         return enqueue(found, "change", name, json_body())
 
     def tenant_action(name, action):
         found = token(write=True)
         visible_tenant(found, checked_name(name))
-        existing(name)
         return enqueue(found, action, name, json_body() if request.content_length else {})
 
     app.post("/v1/tenants/<name>/suspend", endpoint="tenant_suspend")(lambda name: tenant_action(name, "suspend"))
@@ -206,7 +212,6 @@ def create_app(settings, pool):
     def tenant_delete(name):
         found = token(write=True)
         visible_tenant(found, checked_name(name))
-        existing(name)
         body = {"confirm": request.args.get("confirm")}
         if "backup" in request.args:
             body["backup"] = {"true": True, "false": False}.get(request.args["backup"], request.args["backup"])
@@ -227,14 +232,12 @@ def create_app(settings, pool):
     def backup_take(name):
         found = token(write=True)
         visible_tenant(found, checked_name(name))
-        existing(name)
         return enqueue(found, "backup", name, json_body() if request.content_length else {})
 
     @app.post("/v1/tenants/<name>/restore")
     def backup_restore(name):
         found = token(write=True)
         visible_tenant(found, checked_name(name))
-        existing(name)
         body = json_body()
         if isinstance(body, dict) and body.get("from_tenant"):
             visible_tenant(found, checked_name(body["from_tenant"]))  # a reseller restores only from its own

@@ -20,17 +20,23 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROGRAM = "ansible_collections.odoo_saas.kit.plugins.module_utils.programs.backup_job"
 
-PLAYBOOK = """
-- name: Prepare the backup_image build context
+
+def context_playbook(role):
+    """A playbook that writes `role`'s build context with the role's own context.yml."""
+    return f"""
+- name: Prepare the {role} build context
   hosts: localhost
   connection: local
   gather_facts: false
   tasks:
     - name: Write the build context
       ansible.builtin.include_role:
-        name: odoo_saas.kit.backup_image
+        name: odoo_saas.kit.{role}
         tasks_from: context.yml
 """
+
+
+PLAYBOOK = context_playbook("backup_image")
 
 
 def prepare(tmp_path, settings):

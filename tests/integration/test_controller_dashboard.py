@@ -140,7 +140,7 @@ def fleet(ledger_db, tmp_path_factory):
         conn.execute("UPDATE servers SET capacity = 1")  # one tenant fills each server: a third create fails
     controller = Controller(settings_path, directory / "controller.log").start()
     try:
-        names = [tenants.unique("dash") for _ in range(2)]
+        names = [tenants.unique("dash") for _index in range(2)]
         queued = [controller.call("POST", "/v1/tenants", admin, json={"name": name, "plan": plan}).json()
                   for name, plan in zip(names, ("small", "medium"))]
         for operation in queued:

@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The SaaS controller's webhook deliverer: due outbox rows POSTed to their receivers, signed,
 each marked delivered on a 2xx or retried after a doubling backoff (engines/webhooks.py)."""
 
@@ -9,7 +7,7 @@ import time
 import urllib.error
 import urllib.request
 
-from ..engines import webhooks
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import webhooks
 
 SEND_TIMEOUT_SECONDS = 10
 
