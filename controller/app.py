@@ -37,13 +37,20 @@ def ledger_pool(config, size=4):
     return ConnectionPool(kwargs=dict(host=where.host, port=where.port, user=where.user, password=where.password,
                                       dbname=where.dbname, sslmode=where.sslmode, connect_timeout=where.connect_timeout,
                                       application_name="odoo-saas-controller", autocommit=True),
-                          min_size=1, max_size=size, open=True)
+                          min_size=1, max_size=size, open=True,
+                          check=ConnectionPool.check_connection)  # a ledger restart costs no request a 500
 
 
 def create_app(settings, pool):
     app = Flask("saas-controller", static_folder=None)  # no static route: the dashboard serves its own files
     app.json.sort_keys = False
     spec = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
+
+    @app.before_request
+    def refuse_nul():
+        # PostgreSQL text cannot hold NUL: refused here as bad input, not as the database's error.
+        if "\x00" in request.path or any("\x00" in key + value for key, value in request.args.items(multi=True)):
+            raise problems.bad_request([("url", "must not contain a NUL character")])
 
     @app.errorhandler(Problem)
     def on_problem(error):
@@ -120,12 +127,26 @@ def create_app(settings, pool):
             living = record is not None and record.state != "deleted"
             if kind == "create" and living:
                 raise problems.conflict(f"tenant {name!r} exists: change it with PATCH /v1/tenants/{name}")
-            if kind != "create" and not living:
+            if kind == "undelete":
+                if record is None:
+                    raise problems.not_found(f"tenant {name!r}")
+                if living:
+                    raise problems.conflict(f"tenant {name!r} is {record.state}: only a removed tenant is undeleted; "
+                                            f"restore a living one with POST /v1/tenants/{name}/restore")
+            elif kind != "create" and not living:
                 raise problems.not_found(f"tenant {name!r}")
-            if kind == "create" and found.scope == "reseller":
-                api_tokens.claim_tenant(tx, name, found.id)
-                if api_tokens.owner_of(tx, name) != found.id:
-                    raise problems.forbidden(f"tenant {name!r}")
+            if kind == "create":
+                if operation_queue.waiting(tx, name, "create"):
+                    raise problems.conflict(f"tenant {name!r} is being created by an earlier request: follow its operation "
+                                            f"(GET /v1/operations?tenant={name})")
+                owner = api_tokens.owner_of(tx, name)
+                if found.scope == "reseller":
+                    # A name the ledger knows (living or removed, its backups kept) is its owner's alone.
+                    if (record is not None and owner is None) or owner not in (None, found.id):
+                        raise problems.forbidden(f"tenant {name!r}")
+                    api_tokens.claim_tenant(tx, name, found.id)
+                elif owner is not None:
+                    api_tokens.release_tenant(tx, name)  # an admin's new tenant of that name is no reseller's
 
         try:
             operation, created = operation_queue.enqueue(conn(), kind, name, arguments, found.id, key, before_insert=claim)
@@ -140,7 +161,10 @@ def create_app(settings, pool):
         return record
 
     def json_body():
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            body = None
         if body is None:
             raise problems.bad_request([("body", "must be a JSON object (Content-Type: application/json)")])
         return body
@@ -221,7 +245,8 @@ def create_app(settings, pool):
     def backups_list(name):
         found = token()
         visible_tenant(found, checked_name(name))
-        existing(name)
+        if ledger.get_tenant(conn(), name) is None:  # a removed tenant's backups are listed too (undelete)
+            raise problems.not_found(f"tenant {name!r}")
         listed, failure = run_tenant_backups({**settings.config, "name": name, "verify": None})
         if failure:
             raise Problem(503, "Backups unavailable", failure)
@@ -234,6 +259,12 @@ def create_app(settings, pool):
         visible_tenant(found, checked_name(name))
         return enqueue(found, "backup", name, json_body() if request.content_length else {})
 
+    @app.post("/v1/tenants/<name>/undelete")
+    def tenant_undelete(name):
+        found = token(write=True)
+        visible_tenant(found, checked_name(name))
+        return enqueue(found, "undelete", name, json_body() if request.content_length else {})
+
     @app.post("/v1/tenants/<name>/restore")
     def backup_restore(name):
         found = token(write=True)
@@ -241,6 +272,8 @@ def create_app(settings, pool):
         body = json_body()
         if isinstance(body, dict) and body.get("from_tenant"):
             visible_tenant(found, checked_name(body["from_tenant"]))  # a reseller restores only from its own
+        if isinstance(body, dict) and body.get("odoo_export") and found.scope == "reseller":
+            raise problems.forbidden("importing an export: the store's exports are not per reseller yet, ask an admin")
         return enqueue(found, "restore", name, body)
 
     @app.post("/v1/webhooks")

@@ -55,7 +55,7 @@ def load(environ=None):
     if environ.get("SAAS_LEDGER_PASSWORD") and isinstance(config.get("ledger"), dict):
         config["ledger"] = {**config["ledger"], "password": environ["SAAS_LEDGER_PASSWORD"]}
     raw_workers = environ.get("SAAS_CONTROLLER_WORKERS", "2")
-    if not raw_workers.isdigit() or not 1 <= int(raw_workers) <= MAX_WORKERS:
+    if not raw_workers.isascii() or not raw_workers.isdigit() or not 1 <= int(raw_workers) <= MAX_WORKERS:
         raise SpecError("SAAS_CONTROLLER_WORKERS", f"must be a whole number from 1 to {MAX_WORKERS}, got {shown(raw_workers)}")
     raw_retry = environ.get("SAAS_WEBHOOK_RETRY_SECONDS", "10")
     try:

@@ -80,6 +80,15 @@ def test_requests_without_a_live_token_or_scope_are_refused_and_reveal_nothing(s
     assert controller.call("POST", f"/v1/tenants/{taken.json()['tenant']}/suspend", tokens["reseller"]).status_code == 403
     assert _count_operations(ledger_db) == before + 1
     assert controller.wait_operation(taken.json()["id"], tokens["admin"])["state"] == "succeeded"
+    # A name is its creator's: a reseller cannot take over another's tenant, nor one an admin is making.
+    assert controller.call("POST", "/v1/tenants", tokens["reseller"], json={"name": taken.json()["tenant"], "plan": "small"}
+                           ).status_code == 403
+    contested = tenants.unique("ad")
+    assert controller.call("POST", "/v1/tenants", tokens["admin"], json={"name": contested, "plan": "small"}).status_code == 202
+    late = controller.call("POST", "/v1/tenants", tokens["reseller"], json={"name": contested, "plan": "medium"})
+    assert late.status_code in (403, 409), late.text  # 409 while the admin's create waits, 403 once it made the tenant
+    with _ledger(ledger_db) as conn:
+        assert conn.execute("SELECT count(*) FROM tenant_owners WHERE tenant = %s", (contested,)).fetchone()[0] == 0
 
 
 def test_a_tenants_life_through_the_api_alone(setup, ledger_db, api, core):
@@ -135,14 +144,18 @@ def test_a_tenants_life_through_the_api_alone(setup, ledger_db, api, core):
     delete = dict(headers={"Idempotency-Key": f"cancel-{name}"})
     deleted = controller.call("DELETE", f"/v1/tenants/{name}?confirm={name}&backup=false", reseller, **delete)
     assert deleted.status_code == 202
+    behind = controller.call("PATCH", f"/v1/tenants/{name}", reseller, json={"plan": "medium"})  # queued behind the delete
     assert controller.wait_operation(deleted.json()["id"], reseller)["state"] == "succeeded"
+    if behind.status_code == 202:  # (404 if the delete was already done)
+        refused = controller.wait_operation(behind.json()["id"], reseller)
+        assert refused["state"] == "failed" and "was removed" in refused["error"], refused
     assert controller.call("GET", f"/v1/tenants/{name}", reseller).status_code == 404
     again = controller.call("DELETE", f"/v1/tenants/{name}?confirm={name}&backup=false", reseller, **delete)
     assert (again.status_code, again.json()["id"]) == (200, deleted.json()["id"])
     assert controller.call("POST", f"/v1/tenants/{name}/suspend", reseller).status_code == 404
     wait_for(lambda: gone(core.read_namespace, f"tenant-{name}"), 120, f"namespace tenant-{name} to go")
     listed = controller.call("GET", f"/v1/operations?tenant={name}", admin).json()["items"]
-    assert [item["kind"] for item in listed] == ["create", "change", "suspend", "resume", "delete"]
+    assert [item["kind"] for item in listed][:5] == ["create", "change", "suspend", "resume", "delete"]
     assert controller.call("GET", "/v1/operations?limit=0", admin).json()["errors"][0]["field"] == "limit"
 
 
@@ -152,6 +165,30 @@ def _create(controller, token, name, **body):
     done = controller.wait_operation(answer.json()["id"], token)
     assert done["state"] == "succeeded", done
     return done["result"]["tenant"]
+
+
+def test_an_operation_reads_the_tenant_as_it_is_once_its_turn_comes(setup, ledger_db, api):
+    controller, tokens, _settings_path = setup
+    admin = tokens["admin"]
+    name = tenants.unique("turn")
+    _create(controller, admin, name)
+    domain = f"shop.{name}.example.com"
+    holder = _ledger(ledger_db)
+    try:
+        ledger.lock_tenant(holder, name)  # another run holds the tenant, as a playbook run would
+        queued = controller.call("POST", f"/v1/tenants/{name}/suspend", admin).json()
+        wait_for(lambda: controller.call("GET", f"/v1/operations/{queued['id']}", admin).json()["state"] == "running", 30,
+                 "the suspend to wait for the tenant's lock")
+        with holder.transaction():  # what that run changed: a domain added
+            holder.execute("UPDATE tenants SET hosts = hosts || %s::text WHERE name = %s", (domain, name))
+            holder.execute("INSERT INTO tenant_hosts (host, tenant) VALUES (%s, %s)", (domain, name))
+    finally:
+        holder.close()  # releases the lock
+    done = controller.wait_operation(queued["id"], admin)
+    assert done["state"] == "succeeded", done["error"]
+    assert domain in done["result"]["tenant"]["hosts"]  # kept, not reverted to what it was when queued
+    rules = client.NetworkingV1Api(api).read_namespaced_ingress("odoo", f"tenant-{name}").spec.rules
+    assert domain in [rule.host for rule in rules]
 
 
 def test_the_tenant_list_pages_and_filters_like_the_ledger(setup, ledger_db):
@@ -177,7 +214,7 @@ def test_the_tenant_list_pages_and_filters_like_the_ledger(setup, ledger_db):
     assert [item["name"] for item in filtered] == suspended
 
 
-def test_backups_are_taken_listed_and_restored_through_the_api(setup, ledger_db):
+def test_backups_are_taken_listed_restored_and_a_removed_tenant_undeleted_through_the_api(setup, ledger_db):
     controller, tokens, _settings_path = setup
     reseller = tokens["reseller"]
     name = tenants.unique("bk")
@@ -207,6 +244,18 @@ def test_backups_are_taken_listed_and_restored_through_the_api(setup, ledger_db)
         assert conn.execute("SELECT count(*) FROM res_partner").fetchone()[0] == 30
     kinds = {item["kind"] for item in controller.call("GET", f"/v1/tenants/{name}/backups", reseller).json()["items"]}
     assert kinds == {"manual", "pre-restore"}  # the restore took its safety backup first
+
+    assert controller.call("POST", f"/v1/tenants/{name}/undelete", reseller).status_code == 409  # it is not removed
+    removed = controller.call("DELETE", f"/v1/tenants/{name}?confirm={name}", reseller)  # a final backup first
+    assert controller.wait_operation(removed.json()["id"], reseller)["state"] == "succeeded"
+    finals = [item for item in controller.call("GET", f"/v1/tenants/{name}/backups", reseller).json()["items"]
+              if item["kind"] == "final"]
+    assert len(finals) == 1 and finals[0]["state"] == "complete"
+    undeleted = controller.call("POST", f"/v1/tenants/{name}/undelete", reseller)
+    done = controller.wait_operation(undeleted.json()["id"], reseller)
+    assert done["state"] == "succeeded" and done["result"]["tenant"]["state"] == "active", (done["error"], done["steps"][-5:])
+    with tenants.connect(tenants.SHARED_1, database) as conn:
+        assert conn.execute("SELECT count(*) FROM res_partner").fetchone()[0] == 30
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -320,6 +369,12 @@ def test_an_operation_that_keeps_killing_its_worker_is_failed_not_run_again(setu
 
 def test_unknown_routes_and_methods_are_problems_too(setup):
     controller, tokens, _settings_path = setup
+    for path in ("/v1/operations/op-%00", "/v1/tenants?after=%00", "/v1/operations?state=%00"):
+        answer = controller.call("GET", path, tokens["admin"])
+        assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "url", path
+    deep = "[" * 100000 + "]" * 100000
+    answer = controller.call("POST", "/v1/tenants", tokens["admin"], data=deep, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.status_code
     assert controller.call("GET", "/v1/nothing", tokens["admin"]).json()["status"] == 404
     assert controller.call("PUT", "/v1/tenants", tokens["admin"]).json()["status"] == 405
     answer = controller.call("POST", "/v1/tenants", tokens["admin"], data="{not json", headers={"Content-Type": "application/json"})

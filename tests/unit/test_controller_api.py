@@ -152,3 +152,14 @@ def test_the_dashboard_is_served_with_a_policy_that_keeps_it_to_this_controller(
     for missing in ("/dashboard/settings.py", "/dashboard/..%2fapp.py", "/dashboard/nothing.js"):
         answer = client.get(missing)
         assert answer.status_code == 404 and answer.mimetype == "application/problem+json", missing
+
+
+def test_an_undelete_runs_with_what_the_ledger_recorded_of_the_removed_tenant():
+    from dataclasses import replace
+    removed = replace(RECORD, state="deleted")
+    params = module_params(CONFIG, _operation("undelete", {}), removed)
+    assert (params["state"], params["plan"], params["domains"], params["odoo_version"]) == (
+        "present", "medium", ["erp.acme.example"], "17.0")
+    assert module_params(CONFIG, _operation("resume", {}), removed)["plan"] is None  # others do not revive it
+    assert set(_problems("undelete", "acme", {"backup": "nope"})) == {"backup"}
+    assert module_params(CONFIG, _operation("undelete", {}), removed)["backup"] is None  # an id, not delete's flag

@@ -87,3 +87,8 @@ def claim_tenant(conn, tenant, token_id):
     """Record that `token_id` (a reseller) created `tenant`; a tenant already claimed keeps its owner."""
     conn.execute("INSERT INTO tenant_owners (tenant, token) VALUES (%s, %s) ON CONFLICT (tenant) DO NOTHING",
                  (tenant, token_id))
+
+
+def release_tenant(conn, tenant):
+    """Forget which reseller created `tenant` (an admin made a new tenant of that name)."""
+    conn.execute("DELETE FROM tenant_owners WHERE tenant = %s", (tenant,))

@@ -171,11 +171,18 @@ def list_operations(conn, tenant=None, state=None, tenants=None, after=0, limit=
     return [_operation(row) for row in conn.execute(query, values).fetchall()]
 
 
-def latest_argument(conn, tenant, argument):
-    """The value of `argument` in the newest operation on `tenant` that named it, or None."""
-    row = conn.execute("SELECT arguments -> %s FROM operations WHERE tenant = %s AND arguments ? %s "
-                       "ORDER BY seq DESC LIMIT 1", (argument, tenant, argument)).fetchone()
+def latest_argument(conn, tenant, argument, before_seq):
+    """The value of `argument` in the newest operation on `tenant` before `before_seq` that named
+    it and succeeded, or None."""
+    row = conn.execute("SELECT arguments -> %s FROM operations WHERE tenant = %s AND arguments ? %s AND seq < %s "
+                       "AND state = 'succeeded' ORDER BY seq DESC LIMIT 1", (argument, tenant, argument, before_seq)).fetchone()
     return row and row[0]
+
+
+def waiting(conn, tenant, kind):
+    """True when an operation of `kind` on `tenant` is queued or running."""
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM operations WHERE tenant = %s AND kind = %s "
+                        "AND state IN ('queued', 'running'))", (tenant, kind)).fetchone()[0]
 
 
 def external_ref(conn, tenant):

@@ -24,7 +24,7 @@ EVENTS = ("tenant.created", "tenant.active", "tenant.suspended", "tenant.deleted
           "restore.done", "operation.succeeded", "operation.failed")
 URL_PATTERN = re.compile(r"^https?://[^\s/?#]+(/[^\s]*)?$")
 URL_MAX = 2000
-LEASE_SECONDS = 60
+LEASE_SECONDS = 120  # longer than a batch of take_due's 5, each sent within 10 s to connect and 10 s to answer
 SIGNATURE_HEADER = "X-Saas-Signature"
 
 
@@ -96,7 +96,7 @@ class Delivery:
     attempts: int
 
 
-def take_due(conn, limit=10):
+def take_due(conn, limit=5):
     """Lease up to `limit` due deliveries (they are due again after LEASE_SECONDS unless marked)."""
     with conn.transaction():
         rows = conn.execute(

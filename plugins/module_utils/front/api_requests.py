@@ -20,6 +20,7 @@ from .tenant import check_tenant_params, run_tenant
 from .tenant_args import TENANT_ARGS, tenant_defaults
 from .tenant_backup import BACKUP_ARGS, run_tenant_backup
 from .tenant_restore import RESTORE_ARGS, load_source, run_tenant_restore
+from .tenant_undelete import UNDELETE_ARGS, run_tenant_undelete
 
 # A tenant's own reference in a billing system (a subscription id): kept, never interpreted.
 EXTERNAL_REF = dict(type="str", max_length=200)
@@ -31,6 +32,7 @@ class Kind:
     options: dict  # field: its option spec, as the module's argument spec writes it
     run: object  # the module's core: run(params, check_mode, progress) -> (result, failure)
     state: str | None = None  # the tenant module's state it asks for
+    revives: bool = False  # runs on a removed tenant, with what the ledger recorded of it
 
 
 def _pick(options, *names):
@@ -46,6 +48,7 @@ KINDS = {
     "delete": Kind(_pick(TENANT_ARGS, "confirm", "backup"), run_tenant, "absent"),
     "backup": Kind(BACKUP_ARGS, run_tenant_backup),
     "restore": Kind(RESTORE_ARGS, run_tenant_restore),
+    "undelete": Kind(UNDELETE_ARGS, run_tenant_undelete, "present", revives=True),
 }
 NOT_PASSED = ("external_ref",)  # kept with the operation, not a module option
 
@@ -108,7 +111,7 @@ def check_request(kind, name, body, config, platform):
     try:
         if KINDS[kind].state is not None:
             check_tenant_params({**config, **tenant_defaults(), **arguments, "name": name, "state": KINDS[kind].state}, platform)
-        elif kind == "restore":
+        if kind == "restore" or (kind == "undelete" and arguments.get("backup")):
             load_source(arguments, name)
     except SaasError as error:
         raise RequestProblems([_core_problem(error)]) from None
@@ -120,17 +123,17 @@ def module_params(config, operation, record, image=None):
     not there). For the tenant module, what the request did not name is what the tenant has, so
     a suspend or a plan change keeps its domains, version and strategy."""
     kind = KINDS[operation.kind]
-    params = {**config, "name": operation.tenant}
+    params = {**config, **(tenant_defaults() if kind.state else {}), "name": operation.tenant}
+    # This kind's own options' defaults, over the tenant module's (undelete's `backup` is an id).
+    params.update({option: spec.get("default") for option, spec in kind.options.items() if option not in NOT_PASSED})
     if kind.state is not None:
-        params.update(tenant_defaults(), name=operation.tenant, state=kind.state)
-        if record is not None and record.state != "deleted":
+        params["state"] = kind.state
+        if record is not None and (record.state != "deleted" or kind.revives):
             default_host = f"{record.name}.{config['base_domain']}"
             params.update(plan=record.plan, db_strategy=record.db_strategy, odoo_version=record.odoo_version,
                           domains=[host for host in record.hosts if host != default_host])
         if image:
             params["image"] = image
-    else:
-        params.update({option: spec.get("default") for option, spec in kind.options.items()})
     params.update({key: value for key, value in operation.arguments.items() if key not in NOT_PASSED})
     if operation.kind == "delete":
         params["confirm"] = operation.tenant

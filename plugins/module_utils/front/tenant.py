@@ -41,8 +41,11 @@ def _request(params, platform, existing):
     return table.Request(spec.name, state, spec=spec)
 
 
-def run_tenant(params, check_mode, progress=None):
-    """Returns (result, failure message or None). Bad input fails before anything is opened."""
+def run_tenant(params, check_mode, progress=None, resolve=None):
+    """Returns (result, failure message or None). Bad input fails before anything is opened.
+    resolve(record), if given, returns the parameters to run with once the tenant's lock is held
+    and its record read (the controller's: what a request did not name is what the tenant has
+    then, not before a run it waited for)."""
     steps, say = step_recorder(progress)
 
     result = {"changed": False, "actions": [], "diff": [], "steps": steps}
@@ -61,7 +64,7 @@ def run_tenant(params, check_mode, progress=None):
         runs.append(run)
         known = ledger.get_tenant(connections.ledger, name)
         living = known if known is not None and known.state != "deleted" else None
-        request = _request(params, platform, living)
+        request = _request(resolve(known) if resolve else params, platform, living)
         transition = table.choose(name, request.state, known and known.state)
         result["operation"] = transition.operation
         result["tenant"] = tenant_result(table.run_transition(run, transition, request, known and known.state))
