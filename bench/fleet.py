@@ -1,6 +1,6 @@
 """Benchmark 6, the fleet in one task: for each size N, N tenants provisioned by the tenants
 module's core in one call (front/fleet.run_fleet, `parallel` at a time), the no-op reconcile of
-all N in one call, and tenant_info over all N; then they are removed.
+all N in one call, tenant_info over all N, then the removal of all N in one call (parallel 32).
 
 Each of the three runs in a child process of its own (python -m bench.fleet), as a module runs
 under Ansible, so that its peak RSS is its own; the child reports its wall time (from the call,
@@ -32,6 +32,8 @@ from .sides import BenchError
 PODS_PER_TENANT = 2  # web and cron; the init Job's pod is done before the next tenant's starts to count
 BENCH_NODE_FIRST_INDEX = 11  # pod CIDRs 127.1.11.0/24 and up (the platform's nodes hold 1-3)
 BENCH_NODE_PODS = 110
+REMOVAL_PARALLEL = 32  # the tenants module's most: a removal waits on the namespace controller
+DISK_PER_TENANT_MIB = 12  # a new database (a copy of template0, ~7.5 MiB) and its WAL
 
 
 def scratch_ledger(size):
@@ -72,8 +74,19 @@ def _ensure_nodes(api, size, say):
     return names
 
 
+def check_fits(fleet_sizes, directory="/"):
+    """Refuses, before anything is made, a fleet whose databases the disk cannot hold."""
+    largest = max(fleet_sizes)
+    stat = os.statvfs(directory)
+    free_mib = stat.f_bavail * stat.f_frsize / 2**20
+    if free_mib < 2 * DISK_PER_TENANT_MIB * largest:
+        raise BenchError(f"--fleet {largest} needs about {DISK_PER_TENANT_MIB * largest} MiB for its databases (twice that "
+                         f"free, to be safe); {free_mib:.0f} MiB are free: choose smaller sizes or free some disk")
+
+
 def run(run_id, fleet_sizes, parallel, api, say):
     """Returns one dict of figures per size."""
+    check_fits(fleet_sizes)
     figures = []
     for size in fleet_sizes:
         ledger_db = scratch_ledger(size)
@@ -97,12 +110,17 @@ def run(run_id, fleet_sizes, parallel, api, say):
             say(f"   {info['seconds']:.2f}s, {info['requests']} API requests, {info['described']} described")
             if info["described"] != size or info["drift"]:
                 raise BenchError(f"tenant_info over {size} tenants: {info['described']} described, drift {info['drift'][:5]}")
-            figures.append({"tenants": size, "parallel": parallel, "provision": provision, "noop": noop, "info": info})
+            say(f"6. N={size}: the removal in one task (parallel {REMOVAL_PARALLEL})")
+            removal = _child("fleet", dict(fleet, parallel=REMOVAL_PARALLEL, tenants=[
+                {"name": name, "state": "absent", "confirm": name, "backup": False} for name in names]))
+            say(f"   {removal['seconds']:.1f}s, {removal['requests']} API requests")
+            figures.append({"tenants": size, "parallel": parallel, "provision": provision, "noop": noop, "info": info,
+                            "removal": removal})
         finally:
-            say(f"   removing the {size} tenant(s)")
+            say(f"   removing what is left of the {size} tenant(s)")
             started = time.monotonic()
             failures = cleanup.remove_ours(names, ledger_db, str(backup_dir))
-            say(f"   removed in {time.monotonic() - started:.0f}s" + (f"; failures: {failures[:3]}" if failures else ""))
+            say(f"   done in {time.monotonic() - started:.0f}s" + (f"; failures: {failures[:3]}" if failures else ""))
             if added:
                 bootstrap.remove_nodes(control_plane.layout().kubeconfig, added)
             tenants.drop_ledger(ledger_db)
@@ -114,7 +132,9 @@ def table_rows(figures):
     for figure in figures:
         size = figure["tenants"]
         for what, report in (("provision, one task", figure["provision"]), ("no-op reconcile, one task", figure["noop"]),
-                             ("tenant_info, all", figure["info"])):
+                             ("tenant_info, all", figure["info"]), ("removal, one task", figure.get("removal"))):
+            if report is None:
+                continue
             rows.append([str(size), what, f"{report['seconds']:.2f}", f"{1000 * report['seconds'] / size:.1f}",
                          str(report["requests"]), str(report.get("writes", 0)), str(report.get("sql", 0)),
                          f"{report['rss_mib']:.0f}"])

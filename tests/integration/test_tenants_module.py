@@ -4,6 +4,9 @@ tenant not stopping the others, a re-run that changes nothing."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
 from ansible_collections.odoo_saas.kit.plugins.module_utils.front.fleet import run_fleet
 
@@ -81,3 +84,55 @@ def test_a_failing_tenant_does_not_stop_the_others(core, ledger_db, tmp_path):
     assert failure is None, failure
     assert removal["summary"] == {"changed": [fine], "unchanged": [missing], "failed": []}
     assert not _namespace_exists(core, fine)
+
+
+def _waiting_for_a_tenant_lock(ledger_db):
+    with tenants.connect(tenants.LEDGER, ledger_db) as conn:
+        return conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()[0] > 0
+
+
+def test_the_fleet_reads_once_it_holds_every_lock_and_repairs_what_changed_before(core, ledger_db, tmp_path):
+    """The fleet's reads (one LIST per kind) are taken only once it holds every tenant's lock: a
+    change made by a run that held one of the locks while the fleet waited is seen and repaired,
+    as are an object deleted by hand and one whose tenant label was stripped (the LIST misses it,
+    a GET finds it)."""
+    names = sorted(tenants.unique("fll") for _index in range(3))
+    entries = [{"name": name, "plan": "small"} for name in names]
+    _result, failure = _fleet(ledger_db, tmp_path, entries)
+    assert failure is None, failure
+
+    noop, failure = _fleet(ledger_db, tmp_path, entries)
+    assert failure is None, failure
+    assert noop["changed"] is False, [entry["actions"] for entry in noop["tenants"]]
+    per_tenant = sum(noop["tenants"][0]["api_requests"].values())
+    # Three tenants cost fewer requests than one tenant read object by object (24): the LISTs.
+    assert set(noop["api_requests"]) == {"get"} and noop["api_requests"]["get"] < 24, noop["api_requests"]
+    assert per_tenant == 0, noop["tenants"][0]["api_requests"]
+
+    first, held, last = (f"tenant-{name}" for name in names)
+    holder = tenants.connect(tenants.LEDGER, ledger_db)
+    ledger.lock_tenant(holder, names[1])  # another run holds the middle tenant
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(zip(("result", "failure"), _fleet(ledger_db, tmp_path, entries))))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not _waiting_for_a_tenant_lock(ledger_db):
+            assert time.monotonic() < deadline, "the fleet never waited for the held tenant's lock"
+            time.sleep(0.1)
+        # What the run holding the lock does: it removes the middle tenant's Service.
+        service = core.list_namespaced_service(held).items[0].metadata.name
+        core.delete_namespaced_service(service, held)
+        secret = next(item for item in core.list_namespaced_secret(last).items if item.metadata.labels
+                      and "odoo-saas.io/tenant" in item.metadata.labels)
+        core.patch_namespaced_secret(secret.metadata.name, last, [{"op": "remove", "path": "/metadata/labels/odoo-saas.io~1tenant"}])
+    finally:
+        holder.close()
+    worker.join(120)
+    assert not worker.is_alive()
+    assert outcome["failure"] is None, outcome["failure"]
+    summary = outcome["result"]["summary"]
+    assert summary["unchanged"] == [names[0]] and sorted(summary["changed"]) == names[1:], summary
+    assert core.read_namespaced_service(service, held).metadata.name == service
+    assert core.read_namespaced_secret(secret.metadata.name, last).metadata.labels["odoo-saas.io/tenant"] == names[2]
+    assert first not in " ".join(sum((entry["actions"] for entry in outcome["result"]["tenants"]), []))

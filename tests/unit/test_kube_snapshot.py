@@ -109,3 +109,17 @@ def test_a_failing_list_is_not_taken_for_an_empty_one():
     kube.request = broken
     with pytest.raises(KubeError, match="down"):
         kube.get("v1", "Secret", "odoo-db", "tenant-a")
+
+
+def test_a_list_older_than_its_max_age_is_taken_again_by_whoever_the_fleet_lists_with():
+    lister = _kube()
+    now = [100.0]
+    asking = _kube()
+    asking.prefetched = Prefetched(SELECTOR, kube=lister, max_age=60, clock=lambda: now[0])
+    asking.get("v1", "Secret", "odoo-db", "tenant-a")
+    now[0] += 59
+    asking.get("v1", "Secret", "odoo-db", "tenant-b")
+    assert lister.sent == [("GET", "/api/v1/secrets", SELECTOR)] and asking.sent == []
+    now[0] += 2
+    asking.get("v1", "Secret", "odoo-db", "tenant-a")
+    assert lister.sent == [("GET", "/api/v1/secrets", SELECTOR)] * 2 and asking.sent == []

@@ -29,6 +29,7 @@ class Connections:
     ledger: object
     servers: dict = field(default_factory=dict)
     _open: dict = field(default_factory=dict)
+    tenant_locked = False  # a fleet's connections hold the tenant's ledger lock already (fleet_connections.py)
 
     def server(self, name):
         try:
@@ -42,6 +43,10 @@ class Connections:
         if name not in self._open:
             self._open[name] = pg.connect(self.server(name).admin)
         return self._open[name]
+
+    def catalog(self, server):
+        """The server's role and database facts, read as they are asked for."""
+        return pg.Catalog(self.server_connection(server))
 
     def close(self):
         for conn in self._open.values():

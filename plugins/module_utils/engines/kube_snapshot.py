@@ -1,16 +1,17 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fleet reads: the tenants' objects of one kind, read with one LIST across every namespace
-instead of one GET per tenant and object, for read-only runs over the whole fleet (tenant_info
-over every tenant: a report as of the moment it reads). Not for runs that converge tenants: a
-LIST shared by the fleet is read before each tenant's ledger lock is taken, and what another run
-changed in between would be missed (front/fleet.py).
+instead of one GET per tenant and object: for tenant_info over every tenant (a report as of the
+moment it reads), and for the tenants module, which lists only once it holds every tenant's
+ledger lock (engines/fleet_connections.py), so that what it decides on is what the tenants are.
 
 A Kube whose `prefetched` is set answers its GETs from these LISTs (engines/kube.py), except:
 - an object the LIST did not return (missing, or its tenant label removed by hand) is read with
   a GET, so what a fleet run finds is what per-tenant reads find;
 - an object the run has written (applied or deleted) is read from the server from then on;
-- a wait reads from the server once its first look found the object not ready.
+- a wait reads from the server once its first look found the object not ready;
+- a LIST older than `max_age` seconds is taken again (the status a long fleet run reads stays
+  recent).
 Credentials that may not list a kind across namespaces (the automation's ServiceAccount is
 bound per tenant namespace) read that kind object by object, as without fleet reads. The LISTs
 are taken under a lock, so threads of one run may share them."""
@@ -18,6 +19,7 @@ are taken under a lock, so threads of one run may share them."""
 from __future__ import annotations
 
 import threading
+import time
 
 from .kube import KINDS, MISSING, KubeError
 
@@ -26,10 +28,14 @@ class Prefetched:
     """What one LIST per kind returned, {(api_version, kind): {(namespace, name): object}}, for
     the objects `label_selector` selects (the tenants' label)."""
 
-    def __init__(self, label_selector):
+    def __init__(self, label_selector, kube=None, max_age=None, clock=time.monotonic):
         self.label_selector = label_selector
+        self.kube = kube  # who lists (its request count); else the Kube that asks
+        self.max_age = max_age
+        self._clock = clock
         self._lock = threading.Lock()
         self._listed = {}  # None for a kind these credentials may not list across namespaces
+        self._listed_at = {}
         self._nodes = MISSING
         # Objects written during the run: never answered from a LIST again, even one that was
         # under way while the write happened.
@@ -39,8 +45,11 @@ class Prefetched:
     def _objects(self, kube, api_version, kind):
         key = (api_version, kind)
         with self._lock:
-            if key not in self._listed:
-                self._listed[key] = self._list(kube, api_version, kind)
+            now = self._clock()
+            stale = self.max_age is not None and now - self._listed_at.get(key, now) > self.max_age
+            if key not in self._listed or stale:
+                self._listed[key] = self._list(self.kube or kube, api_version, kind)
+                self._listed_at[key] = now
             return self._listed[key]
 
     def _list(self, kube, api_version, kind):
@@ -81,5 +90,5 @@ class Prefetched:
         """The cluster's Nodes, one LIST for the whole fleet; None when these credentials may not read them."""
         with self._lock:
             if self._nodes is MISSING:
-                self._nodes = kube.read_nodes()
+                self._nodes = (self.kube or kube).read_nodes()
             return self._nodes

@@ -394,6 +394,11 @@ class Catalog:
             self._databases[database] = database_facts(self.conn, database)
         return self._databases[database]
 
+    def forget(self, role, database):
+        """Statements ran for them: read them again when next asked."""
+        self._roles.pop(role, None)
+        self._databases.pop(database, None)
+
     def plan(self, want: TenantDatabase) -> list[Statement]:
         """The statements the tenant's role and database still need (empty when all matches); reads only."""
         check_tenant(want)

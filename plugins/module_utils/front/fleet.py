@@ -3,24 +3,29 @@
 """Many tenants in one run (the tenants module): every entry checked before anything is
 touched, then each converged by the tenant module's own core, `parallel` at a time.
 
-Each tenant runs with its own API and database connections, so the ledger's row locks keep
-concurrent placements apart exactly as they do for separate runs; most of a run is spent
-waiting for the cluster (init Job, rollout, namespace termination), which is why running
-them side by side pays.
-
-Each tenant reads its own objects after it holds its ledger lock, as a separate run does. A LIST
-per kind shared by the fleet (engines/kube_snapshot.py, what tenant_info uses) would be read
-before that lock: a run that suspended or removed a tenant in between would leave the fleet
-deciding on what the tenant no longer is."""
+The fleet opens its connections once (engines/fleet_connections.py): without check mode it
+takes every tenant's ledger lock first, in name order, and only then reads the cluster with one
+LIST per kind and each shared server's catalog once for all its tenants; each tenant's run then
+decides on those reads, answered object by object where they miss (a new tenant, an object
+whose label was removed by hand), and writes, waits and re-reads as a single run does. A no-op
+reconcile of the whole fleet thus costs a few requests, not a few per tenant. Most of a
+provisioning is spent waiting for the cluster (init Job, rollout), which is why running
+tenants side by side pays."""
 
 from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import time
+
+from ..engines import ledger
+from ..engines.fleet_connections import FleetConnections
 from ..errors import SaasError, SpecError
-from .harness import failure_message
+from ..manifests.base import TENANT_LABEL
+from .harness import LEDGER_ERRORS, failure_message
 from .tenant import check_tenant_params, run_tenant
+from ..request import naming
 from ..request.spec import load_platform
 from .tenant_args import tenant_defaults
 
@@ -63,8 +68,11 @@ def _parallel(params):
     return parallel
 
 
-def _one(check_mode, tenant):
-    result, failure = run_tenant(tenant, check_mode)
+def _one(check_mode, tenant, fleet):
+    try:
+        result, failure = run_tenant(tenant, check_mode, connections=fleet.member())
+    finally:
+        fleet.release(tenant["name"])
     entry = {"name": tenant["name"], "changed": result.get("changed", False), "failed": failure is not None,
              "tenant": result.get("tenant"), "actions": result.get("actions", []),
              "api_requests": result.get("api_requests", {}), "steps": result.get("steps", [])}
@@ -73,22 +81,55 @@ def _one(check_mode, tenant):
     return entry, result.get("diff") or []
 
 
-def run_fleet(params, check_mode):
+def _open_fleet(params, runs, check_mode, say):
+    """The fleet's connections, its tenants locked (without check mode) and their catalogs read."""
+    fleet = FleetConnections(params, TENANT_LABEL)
+    try:
+        names = [tenant["name"] for tenant in runs]
+        if not check_mode:
+            say(f"taking the ledger locks of {len(names)} tenant(s); a tenant another run is changing is waited for")
+            fleet.lock(names)
+        wanted = set(names)
+        placed = {}
+        for record in ledger.list_tenants(fleet.session):
+            if record.name in wanted and record.db_strategy == "shared" and record.server:
+                placed.setdefault(record.server, []).append((naming.role_for(record.name), record.database))
+        fleet.preload_catalogs(placed)
+        return fleet
+    except BaseException:
+        fleet.close()
+        raise
+
+
+def run_fleet(params, check_mode, progress=None):
     """Returns (result, failure message or None), like front.tenant.run_tenant."""
     result = {"changed": False, "tenants": [], "diff": [], "api_requests": {},
               "summary": {"changed": [], "unchanged": [], "failed": []}}
+    started = time.monotonic()
+
+    def say(message):
+        if progress:
+            progress(f"[{time.monotonic() - started:5.1f}s] {message}")
+
     try:
         platform = load_platform(params)
         parallel = _parallel(params)
         problems = check_entries(params, platform)
         if problems:
             raise SpecError("tenants", f"{len(problems)} problem(s), nothing was changed: " + "; ".join(problems))
-    except SaasError as error:
+        runs = [tenant_params(params, entry) for entry in params.get("tenants") or []]
+        fleet = _open_fleet(params, runs, check_mode, say) if runs else None
+    except LEDGER_ERRORS + (SaasError,) as error:
         return result, failure_message(params, error)
-    runs = [tenant_params(params, entry) for entry in params.get("tenants") or []]
-    with ThreadPoolExecutor(max_workers=min(parallel, len(runs) or 1)) as pool:
-        outcomes = list(pool.map(lambda tenant: _one(check_mode, tenant), runs))
-    requests = Counter()
+    outcomes = []
+    if fleet is not None:
+        try:
+            say(f"converging {len(runs)} tenant(s), {parallel} at a time")
+            with ThreadPoolExecutor(max_workers=min(parallel, len(runs))) as pool:
+                outcomes = list(pool.map(lambda tenant: _one(check_mode, tenant, fleet), runs))
+        finally:
+            fleet.close()
+    requests = Counter(fleet.kube.requests if fleet is not None else {})
     for entry, diff in outcomes:
         result["tenants"].append(entry)
         result["diff"].extend(diff)

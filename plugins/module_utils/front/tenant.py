@@ -41,11 +41,13 @@ def _request(params, platform, existing):
     return table.Request(spec.name, state, spec=spec)
 
 
-def run_tenant(params, check_mode, progress=None, resolve=None):
+def run_tenant(params, check_mode, progress=None, resolve=None, connections=None):
     """Returns (result, failure message or None). Bad input fails before anything is opened.
     resolve(record), if given, returns the parameters to run with once the tenant's lock is held
     and its record read (the controller's: what a request did not name is what the tenant has
-    then, not before a run it waited for)."""
+    then, not before a run it waited for). connections: a fleet's, shared (front/fleet.py),
+    instead of the run's own."""
+    shared = connections
     steps, say = step_recorder(progress)
 
     result = {"changed": False, "actions": [], "diff": [], "steps": steps}
@@ -56,8 +58,8 @@ def run_tenant(params, check_mode, progress=None, resolve=None):
         platform = load_platform(params)
         check_tenant_params(params, platform)
         wait_timeout = load_wait_timeout(params)
-        connections = opened.enter_context(closing(open_connections(params)))
-        if not check_mode:
+        connections = shared or opened.enter_context(closing(open_connections(params)))
+        if not check_mode and not connections.tenant_locked:
             ledger.lock_tenant(connections.ledger, name)
         run = Run(connections, platform, check_mode=check_mode, wait=params.get("wait", True),
                   wait_timeout=wait_timeout, progress=say)

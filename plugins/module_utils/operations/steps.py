@@ -40,13 +40,14 @@ def init_job_done(run, namespace):
 
 
 def ensure_shared_database(run, spec, record, tenant_secrets):
-    conn = run.connections.server_connection(record.server)
     want = pg.TenantDatabase(role=spec.role, database=spec.database, password=tenant_secrets.db_password,
                              connection_limit=spec.plan.db_connection_limit)
-    statements = pg.plan_tenant_database(conn, want)
+    catalog = run.connections.catalog(record.server)
+    statements = catalog.plan(want)
     if statements and not run.check_mode:
         run.say(f"creating/updating role and database {spec.database} on {record.server}")
-        pg.apply_statements(conn, statements)
+        catalog.forget(spec.role, spec.database)
+        pg.apply_statements(run.connections.server_connection(record.server), statements)
     run.record_sql(record.server, statements, executed=not run.check_mode)
 
 
