@@ -42,6 +42,10 @@ DEFAULT_PARALLEL = 8
 DEFAULT_DUMP_MB = 50
 DEFAULT_BACKUP_MB = 200
 DEFAULT_FLEET = "10,100"
+# Benchmarks 1-2: (option name, side, tenant name prefix); each of ours is compared with the
+# baseline at the same parallelism: the loops, then P at a time.
+SIDES = {"loop": ("ours", "o"), "fleet": ("ours, one task", "f"), "baseline-loop": ("kubernetes.core", "k"),
+         "baseline-forks": ("kubernetes.core, forks", "p")}
 
 
 def say(message):
@@ -68,6 +72,10 @@ def parse(argv):
                         help=f"platform sizes at which benchmark 3 reports (default {DEFAULT_SCALE}); it grows to the largest")
     parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, metavar="P",
                         help=f"benchmarks 1-2: tenants converging at once in odoo_saas.kit.tenants (default {DEFAULT_PARALLEL})")
+    parser.add_argument("--sides", default=",".join(SIDES),
+                        help=f"benchmarks 1-2: the sides to run, of {','.join(SIDES)} (default all): the loops of "
+                             "odoo_saas.kit.tenant and of the baseline, odoo_saas.kit.tenants at P and the baseline with "
+                             "P forks")
     parser.add_argument("--decommission", type=int, default=DEFAULT_DECOMMISSION, metavar="N",
                         help=f"benchmark 4: tenants removed with a backup, and as many without (default {DEFAULT_DECOMMISSION})")
     parser.add_argument("--dump-mb", type=int, default=DEFAULT_DUMP_MB, metavar="MIB",
@@ -89,9 +97,10 @@ def parse(argv):
 class Bench:
     """One run: its scratch ledger, the proxy that counts each side's requests, the figures."""
 
-    def __init__(self, api, run_id, ledger_db, backup_dir, workdir, parallel):
+    def __init__(self, api, run_id, ledger_db, backup_dir, workdir, parallel, side_options=tuple(SIDES)):
         self.api, self.run_id, self.ledger_db, self.backup_dir, self.workdir = api, run_id, ledger_db, backup_dir, workdir
         self.parallel = parallel
+        self.sides = side_options
         self.proxy = measure.CountingProxy(api)
         self.kubeconfig = self.proxy.kubeconfig(workdir)
         self.provisioning, self.rerun, self.scale, self.skipped, self.decommission = [], [], [], [], []
@@ -140,7 +149,7 @@ class Bench:
         if not self.fits(size, f"benchmarks 1-2 at N={size}"):
             return
         args = (self.ledger_db, self.backup_dir)
-        for side, prefix in (("ours", "o"), ("ours, one task", "f"), ("kubernetes.core", "k")):
+        for side, prefix in (SIDES[option] for option in self.sides):
             names = sides.names(self.run_id, f"{prefix}{size}", size)
             namespaces = {f"tenant-{name}" for name in names}
             databases = [f"odoo_{name.replace('-', '_')}" for name in names]
@@ -148,9 +157,12 @@ class Bench:
                 run_side = functools.partial(sides.ours, names, *args, self.workdir, self.kubeconfig)
             elif side == "ours, one task":
                 run_side = functools.partial(sides.ours_fleet, names, *args, self.workdir, self.kubeconfig, self.parallel)
-            else:
+            elif side == "kubernetes.core":
                 files = sides.write_baseline_vars(names, *args, self.workdir)
                 run_side = functools.partial(sides.theirs, files, self.workdir, self.kubeconfig)
+            else:
+                files = sides.write_baseline_vars(names, *args, self.workdir)
+                run_side = functools.partial(sides.theirs_parallel, files, self.workdir, self.kubeconfig, self.parallel)
             say(f"1. N={size}: provisioning with {side} (ansible-playbook)")
             run = self.measured(run_side)
             self.provisioning.append((size, run))
@@ -166,7 +178,7 @@ class Bench:
                 self.rerun.append((size, run))
                 say(f"   in process: {run.seconds:.2f}s")
             say(f"   removing the {size} tenant(s) of {side}")
-            failures = cleanup.remove_baseline(names) if side == "kubernetes.core" else cleanup.remove_ours(names, *args)
+            failures = cleanup.remove_baseline(names) if side.startswith("kubernetes.core") else cleanup.remove_ours(names, *args)
             if failures:
                 raise BenchError(f"removing the tenants of {side} failed: {failures[:3]}")
 
@@ -244,11 +256,12 @@ def requests(run):
 
 
 def ratio(runs, size, run):
-    """kubernetes.core's wall time over this side's, at the same N (both through ansible-playbook)."""
-    theirs = next((r for s, r in runs if s == size and r.side == "kubernetes.core"), None)
-    if theirs is None or run.side == "kubernetes.core" or "in process" in run.side:
+    """The baseline's wall time over this side's, at the same N and the same parallelism (both
+    through ansible-playbook): our loop against theirs, our one task at P against their forks P."""
+    if run.baseline or "in process" in run.side:
         return ""
-    return f"{theirs.seconds / run.seconds:.1f}x"
+    theirs = next((r for s, r in runs if s == size and r.baseline and r.parallel == run.parallel), None)
+    return f"{theirs.seconds / run.seconds:.1f}x vs {theirs.side}" if theirs else ""
 
 
 def marginal(bench, run):
@@ -270,7 +283,9 @@ def provisioning_table(bench, floor):
     return table(
         "Benchmark 1 - provisioning N tenants (wall time of the whole ansible-playbook run; API requests per tenant)",
         ["N", "side", "wall s", "s/tenant", "after start", "theirs/ours", *REQUEST_COLUMNS, "floor"], rows,
-        ["after start: (wall - the same playbook on an empty loop) / N; " + ", ".join(
+        ["theirs/ours: the baseline's wall time over this side's at the same N and parallelism: our loop vs their loop,",
+         "our one task at P vs their playbook over one host per tenant with P forks.",
+         "after start: (wall - the same playbook on an empty loop) / N; " + ", ".join(
             f"{side} starts in {seconds:.1f}s" for side, seconds in bench.fixed.items()) + ".",
          "get ... mutating: the side's own requests, counted at a loopback proxy in front of the API server "
          f"(~1 ms a request; ours: {module_agrees(bench.provisioning)}).",
@@ -288,7 +303,8 @@ def rerun_table(bench):
         "Benchmark 2 - re-run over N existing tenants (nothing to change)",
         ["N", "side", "wall s", "s/tenant", "after start", "theirs/ours", *REQUEST_COLUMNS, "objects written",
          "catalog rows rewritten", "SQL run", "changed"], rows,
-        ["Requests as in benchmark 1 (ours: " + module_agrees(bench.rerun) + "); ours in process runs straight to the",
+        ["theirs/ours as in benchmark 1 (the same parallelism on both sides).",
+         "Requests as in benchmark 1 (ours: " + module_agrees(bench.rerun) + "); ours in process runs straight to the",
          "API server (no proxy), its requests as the module counts them.",
          "objects written: generation (else resourceVersion) changes of the tenants' objects; ResourceQuota, PVC left out.",
          "catalog rows rewritten: pg_authid/pg_database rows of the tenants' roles and databases with a new xmin.",
@@ -350,6 +366,11 @@ def figures(bench, machine, versions):
 def main(argv=None):
     args = parse(argv)
     only = {part.strip() for part in args.only.split(",")}
+    side_options = [part.strip() for part in args.sides.split(",") if part.strip()]
+    unknown = [option for option in side_options if option not in SIDES]
+    if unknown or not side_options:
+        print(f"bench: --sides: {', '.join(unknown) or 'none given'} (allowed: {', '.join(SIDES)})", file=sys.stderr)
+        return 2
     api = measure.ApiServer()
     try:
         machine, versions = measure.machine(), measure.versions(api)
@@ -361,7 +382,7 @@ def main(argv=None):
     run_id = uuid.uuid4().hex[:4]
     ledger_db = tenants.create_ledger(capacity=sides.CAPACITY)
     backup_dir, workdir = tempfile.mkdtemp(prefix="bench-backups-"), tempfile.mkdtemp(prefix="bench-")
-    bench = Bench(api, run_id, ledger_db, backup_dir, workdir, args.parallel)
+    bench = Bench(api, run_id, ledger_db, backup_dir, workdir, args.parallel, side_options)
     floor = None  # benchmarks 1-2: the objects of one tenant (checks the baseline playbook has a task for each)
     say(f"run {run_id}: scratch ledger {ledger_db}; tenants named bk{run_id}-*")
     started = time.monotonic()
@@ -417,7 +438,11 @@ def main(argv=None):
                     fleet.table_rows(bench.fleet),
                     ["API requests: the module's own (a LIST counts as one); writes: objects created, updated or "
                      "deleted; SQL: statements run on the servers.",
-                     "Peak RSS: the child process's (Python, the clients, the results it returns)."]))
+                     "Peak RSS: the child process's (Python, the clients, the results it returns)."]
+                    + [f"Module start-up (bench/startup.py, tenant_info for one tenant, median of {fleet.STARTUP_RUNS}): "
+                       f"imports done {f['startup']['imported_s']:.2f}s and first API request "
+                       f"{f['startup']['first_request_s']:.2f}s after the process started." for f in bench.fleet[:1]
+                       if f.get("startup")]))
     if bench.load:
         load = bench.load
         print(table(f"7. The controller under load: {load['readers']} readers over {load['fleet']} tenants, "

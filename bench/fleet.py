@@ -17,6 +17,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -84,6 +85,26 @@ def check_fits(fleet_sizes, directory="/"):
                          f"free, to be safe); {free_mib:.0f} MiB are free: choose smaller sizes or free some disk")
 
 
+STARTUP_RUNS = 5
+
+
+def startup(module_params):
+    """The module's start-up, STARTUP_RUNS times (bench/startup.py): the medians, in seconds."""
+    reports = []
+    for _index in range(STARTUP_RUNS):
+        process = subprocess.run([sys.executable, "-m", "bench.startup"], input=json.dumps(module_params),
+                                 capture_output=True, text=True, check=False, cwd=sides.REPO, timeout=300,
+                                 env=dict(os.environ, PYTHONPATH=f"{sides.REPO / 'collections'}:{sides.REPO}"))
+        try:
+            report = json.loads(process.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise BenchError(f"bench.startup printed no report (exit {process.returncode}): {process.stderr[-2000:]}") from None
+        if report["failure"]:
+            raise BenchError(f"bench.startup: {report['failure'][:2000]}")
+        reports.append(report)
+    return {key: statistics.median(report[key] for report in reports) for key in ("imported_s", "first_request_s", "run_s")}
+
+
 def run(run_id, fleet_sizes, parallel, api, say):
     """Returns one dict of figures per size."""
     check_fits(fleet_sizes)
@@ -105,6 +126,11 @@ def run(run_id, fleet_sizes, parallel, api, say):
             say(f"   {noop['seconds']:.2f}s, {noop['requests']} API requests, {noop['writes']} writes, {noop['sql']} SQL")
             if noop["changed"]:
                 raise BenchError(f"the no-op reconcile of {size} tenants changed something: {noop['changed_tenants'][:5]}")
+            if size == fleet_sizes[0]:
+                say(f"6. module start-up: tenant_info for one tenant, {STARTUP_RUNS} times")
+                started_up = startup(dict({k: v for k, v in fleet.items() if k not in ("tenants", "parallel")}, name=names[0]))
+                say(f"   imports done {started_up['imported_s']:.2f}s, first API request {started_up['first_request_s']:.2f}s "
+                    "after the process started (medians)")
             say(f"6. N={size}: tenant_info over all")
             info = _child("info", {k: v for k, v in fleet.items() if k not in ("tenants", "parallel")})
             say(f"   {info['seconds']:.2f}s, {info['requests']} API requests, {info['described']} described")
@@ -115,7 +141,7 @@ def run(run_id, fleet_sizes, parallel, api, say):
                 {"name": name, "state": "absent", "confirm": name, "backup": False} for name in names]))
             say(f"   {removal['seconds']:.1f}s, {removal['requests']} API requests")
             figures.append({"tenants": size, "parallel": parallel, "provision": provision, "noop": noop, "info": info,
-                            "removal": removal})
+                            "removal": removal, "startup": started_up if size == fleet_sizes[0] else None})
         finally:
             say(f"   removing what is left of the {size} tenant(s)")
             started = time.monotonic()

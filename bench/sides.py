@@ -29,6 +29,7 @@ REPO = BENCH.parent
 OURS_PLAYBOOK = BENCH / "ours.yml"
 FLEET_PLAYBOOK = BENCH / "ours_fleet.yml"
 BASELINE_PLAYBOOK = BENCH / "baseline" / "provision.yml"
+BASELINE_PARALLEL_PLAYBOOK = BENCH / "baseline" / "provision_parallel.yml"
 BASELINE_TASKS = BENCH / "baseline" / "tenant.yml"
 
 # The `small` plan with smaller CPU and memory requests, so that the benchmark's tenants fit
@@ -72,6 +73,8 @@ class SideRun:
     side: str
     tenants: int
     seconds: float
+    parallel: int = 1  # tenants converging at once: a side is compared with the other side's at the same
+    baseline: bool = False
     module_requests: Counter = field(default_factory=Counter)  # ours: the module's api_requests, summed
     client: Counter = field(default_factory=Counter)  # requests counted at the proxy (measure.CountingProxy)
     objects_written: int = 0  # ours: objects created or updated; theirs: k8s tasks reporting changed
@@ -88,15 +91,15 @@ class SideRun:
 
 # --- running playbooks ------------------------------------------------------------------------------
 
-def run_playbook(playbook, extra_vars, workdir):
+def run_playbook(playbook, extra_vars, workdir, inventory="inventories/local", forks=None):
     """ansible-playbook with the JSON callback; returns (seconds, per-task results)."""
     vars_file = Path(workdir) / "extra-vars.json"
     with open(os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
         json.dump(extra_vars, handle)
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0")
-    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/local", str(playbook),
-               "-e", f"@{vars_file}"]
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook),
+               "-e", f"@{vars_file}"] + (["--forks", str(forks)] if forks else [])
     started = time.monotonic()
     process = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
@@ -138,7 +141,7 @@ def ours_fleet(tenant_names, ledger_db, backup_dir, workdir, kubeconfig, paralle
     seconds, results = run_playbook(FLEET_PLAYBOOK, {
         "bench_platform": platform_defaults(ledger_db, backup_dir, kubeconfig=kubeconfig),
         "bench_entries": [{"name": name, "plan": PLAN} for name in tenant_names], "bench_parallel": parallel}, workdir)
-    run = SideRun(f"ours, one task ({parallel} at once)", len(tenant_names), seconds)
+    run = SideRun(f"ours, one task ({parallel} at once)", len(tenant_names), seconds, parallel=parallel)
     for _name, action, item in results:
         if action != "odoo_saas.kit.tenants":
             continue
@@ -193,13 +196,13 @@ def write_baseline_vars(tenant_names, ledger_db, backup_dir, workdir):
     return files
 
 
-def theirs(tenant_files, workdir, kubeconfig):
-    """bench/baseline/provision.yml over the tenants' vars files."""
-    seconds, results = run_playbook(BASELINE_PLAYBOOK, {
-        "bench_kubeconfig": kubeconfig, "bench_tenant_files": tenant_files,
-        "bench_server": {"host": "127.0.0.1", "port": SERVER.port, "user": "postgres", "password": SERVER.password()},
-    }, workdir)
-    run = SideRun("kubernetes.core", len(tenant_files), seconds)
+def _baseline_vars(kubeconfig):
+    return {"bench_kubeconfig": kubeconfig,
+            "bench_server": {"host": "127.0.0.1", "port": SERVER.port, "user": "postgres", "password": SERVER.password()}}
+
+
+def _baseline_run(side, tenant_count, seconds, results, parallel=1):
+    run = SideRun(side, tenant_count, seconds, parallel=parallel, baseline=True)
     for _name, action, item in results:
         if not action or not action.startswith(("kubernetes.core.", "community.postgresql.")):
             continue
@@ -208,6 +211,24 @@ def theirs(tenant_files, workdir, kubeconfig):
             run.objects_written += bool(item.get("changed"))
         run.sql += len(item.get("queries") or item.get("executed_commands") or [])
     return run
+
+
+def theirs(tenant_files, workdir, kubeconfig):
+    """bench/baseline/provision.yml over the tenants' vars files, one tenant after another."""
+    seconds, results = run_playbook(BASELINE_PLAYBOOK, dict(_baseline_vars(kubeconfig), bench_tenant_files=tenant_files),
+                                    workdir)
+    return _baseline_run("kubernetes.core", len(tenant_files), seconds, results)
+
+
+def theirs_parallel(tenant_files, workdir, kubeconfig, parallel):
+    """bench/baseline/provision_parallel.yml: one inventory host per tenant, `parallel` forks."""
+    inventory = Path(workdir) / "baseline-hosts.json"
+    hosts = {Path(path).stem: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                               "bench_tenant_file": path} for path in tenant_files}
+    inventory.write_text(json.dumps({"all": {"children": {"bench_tenants": {"hosts": hosts}}}}), encoding="utf-8")
+    seconds, results = run_playbook(BASELINE_PARALLEL_PLAYBOOK, _baseline_vars(kubeconfig), workdir,
+                                    inventory=inventory, forks=parallel)
+    return _baseline_run(f"kubernetes.core, forks {parallel}", len(tenant_files), seconds, results, parallel=parallel)
 
 
 # --- our core, in process -----------------------------------------------------------------------------

@@ -18,6 +18,11 @@ description:
     tenants, and running it again finishes them, leaving converged tenants as they are.
   - Use it to reconcile the whole fleet from the inventory, or to provision a batch; Ansible
     starts one module for all of them, and their waits for the cluster overlap.
+  - Without check mode it first takes every listed tenant's ledger lock (waiting for a tenant
+    another run is changing), then reads the cluster with one LIST per kind of object across
+    the tenant namespaces and each shared server's catalog once; a no-op reconcile of the
+    whole fleet costs a few API requests, whatever its size. A tenant's lock is released when
+    its run ends. Check mode takes no lock.
 author: Odoo SaaS Kit team (@odoo-saas-kit)
 options:
   tenants:
@@ -143,7 +148,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    result, failure = run_fleet(module.params, module.check_mode)
+    result, failure = run_fleet(module.params, module.check_mode, diff=module._diff)
     report(module, result, failure)
 
 

@@ -12,7 +12,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import encry
 from ansible_collections.odoo_saas.kit.plugins.module_utils.errors import SpecError
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import backup_job as jobs
 from ansible_collections.odoo_saas.kit.plugins.module_utils.programs.backup_job import Program, main
-from ansible_collections.odoo_saas.kit.plugins.module_utils.request import job_contract as env
+from ansible_collections.odoo_saas.kit.plugins.module_utils.request import egress, job_contract as env
 
 S3 = jobs.BackupTargetSettings(kind="s3", endpoint="https://s3.example.net", bucket="backups", prefix="prod")
 DIRECTORY = jobs.BackupTargetSettings(kind="directory", claim="backups", prefix="prod")
@@ -100,11 +100,13 @@ def test_the_program_names_a_missing_variable_and_an_unknown_command():
 
 
 def test_backup_pods_reach_their_database_and_the_store_and_a_dedicated_server_admits_them():
-    shared = jobs.network_policies(_job(), "postgres-shared-1", 5432, closed_ranges=("10.1.0.0/16",))
+    closed = egress.closed_ranges("10.1.0.0/16", "10.152.183.0/24")
+    shared = jobs.network_policies(_job(), "postgres-shared-1", 5432, closed_ranges=closed)
     assert [p["metadata"]["name"] for p in shared] == [jobs.NETWORK_POLICY]
     database, store = shared[0]["spec"]["egress"]
     assert database["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "postgres-shared-1"}
-    assert store["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.1.0.0/16"]}}]
+    # the platform's closed ranges inside 0.0.0.0/0 (the IPv4 ones), as CIDRs
+    assert store["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.1.0.0/16", "10.152.183.0/24", "169.254.169.254/32"]}}]
     assert store["ports"] == [{"protocol": "TCP", "port": 443}]
     dedicated = jobs.network_policies(_job(), "tenant-acme", 5432, dedicated=True)
     ingress = dedicated[1]["spec"]
@@ -112,7 +114,7 @@ def test_backup_pods_reach_their_database_and_the_store_and_a_dedicated_server_a
     assert ingress["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": jobs.BACKUP_PROGRAM}}}]
     named = jobs.network_policies(_job(target=jobs.BackupTargetSettings(kind="s3", endpoint="https://10.0.0.5:9000",
                                                                         egress_cidrs=("10.0.0.5/32",), egress_port=9000)),
-                                  "postgres-shared-1", 5432, closed_ranges=("10.0.0.0/8",))
+                                  "postgres-shared-1", 5432, closed_ranges=egress.closed_ranges("10.0.0.0/8", "10.152.183.0/24"))
     assert named[0]["spec"]["egress"][1] == {"to": [{"ipBlock": {"cidr": "10.0.0.5/32"}}],
                                              "ports": [{"protocol": "TCP", "port": 9000}]}
 

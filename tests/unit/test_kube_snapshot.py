@@ -123,3 +123,15 @@ def test_a_list_older_than_its_max_age_is_taken_again_by_whoever_the_fleet_lists
     now[0] += 2
     asking.get("v1", "Secret", "odoo-db", "tenant-a")
     assert lister.sent == [("GET", "/api/v1/secrets", SELECTOR)] * 2 and asking.sent == []
+
+
+def test_a_fleet_keeps_only_its_tenants_objects_and_lets_a_finished_tenants_go():
+    kube = _kube()
+    kube.prefetched = Prefetched(SELECTOR, namespaces={"tenant-a"})
+    assert kube.get("v1", "Secret", "odoo-db", "tenant-a")["metadata"]["namespace"] == "tenant-a"
+    kube.get("v1", "Secret", "odoo-db", "tenant-b")  # not the fleet's: not kept, so read with a GET
+    assert kube.sent[1:] == [("GET", "/api/v1/namespaces/tenant-b/secrets/odoo-db", None)]
+    kube.prefetched.done("tenant-a")
+    kube.get("v1", "Secret", "odoo-db", "tenant-a")
+    assert kube.sent[-1] == ("GET", "/api/v1/namespaces/tenant-a/secrets/odoo-db", None)
+    assert kube.prefetched.misses == 2

@@ -709,3 +709,19 @@ def test_credentials_read_back_the_passwords_the_secrets_hold(plan):
     if spec.db_strategy != "dedicated":
         expected = dataclasses.replace(expected, postgres_password=None)
     assert read == expected
+
+
+def test_tenant_kinds_are_exactly_the_kinds_the_builders_make():
+    """What a fleet run lists up front (manifests.TENANT_KINDS): every kind of every strategy and
+    of a platform with scheduled backups, and nothing else."""
+    with_backups = specs.load_platform({"environment": "test", "base_domain": "saas.example.com", "plans": PLANS,
+                                        "backup_image": "localhost:32000/odoo-saas-backup:1",
+                                        "backup_target": {"kind": "s3", "endpoint": "https://s3.example.com",
+                                                          "bucket": "backups", "access_key": "k", "secret_key": "s"}})
+    built = set()
+    for plan in ("small", "large"):
+        for platform in (PLATFORM, with_backups):
+            spec = specs.build_spec({"name": "acme", "plan": plan}, platform)
+            objects = manifests.tenant_objects(spec, platform, database_for(spec), secrets_for("acme"))
+            built |= {(obj["apiVersion"], obj["kind"]) for obj in objects}
+    assert built == set(manifests.TENANT_KINDS)

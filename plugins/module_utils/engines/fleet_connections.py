@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 
 from . import ledger, pg
+from ..errors import DependencyError
 from .connections import Connections, connect_kube, ledger_connection, shared_servers
 from .kube import Kube
 from .kube_snapshot import Prefetched
@@ -52,7 +53,7 @@ class FleetMember(Connections):
 
 
 class FleetConnections:
-    def __init__(self, params, label_selector):
+    def __init__(self, params, label_selector, namespaces):
         self.servers = shared_servers(params)
         self._ledger_params = ledger_connection(params)
         self._guard = threading.Lock()
@@ -61,7 +62,7 @@ class FleetConnections:
         self._catalogs = {}
         self.locks_held = False
         self.kube = connect_kube(params)  # the fleet's own requests (its LISTs) are counted here
-        self.prefetched = Prefetched(label_selector, kube=self.kube, max_age=LIST_MAX_AGE)
+        self.prefetched = Prefetched(label_selector, kube=self.kube, max_age=LIST_MAX_AGE, namespaces=namespaces)
         try:
             self.session = self._connect_ledger()
         except Exception:
@@ -80,11 +81,20 @@ class FleetConnections:
 
     def lock(self, names):
         """Wait for each tenant's lock, in name order; held on the fleet's session until released."""
+        names = sorted(set(names))
         with self._guard:
-            ledger.lock_tenants(self.session, sorted(set(names)))
+            try:
+                ledger.lock_tenants(self.session, names)
+            except pg.psycopg.errors.OutOfMemory:
+                raise DependencyError("ledger", f"the ledger server cannot hold the locks of {len(names)} tenants at once "
+                                                "(its lock table holds max_locks_per_transaction x max_connections locks): "
+                                                "raise max_locks_per_transaction on it, or list fewer tenants per task. "
+                                                "Nothing was changed.") from None
         self.locks_held = True
 
-    def release(self, name):
+    def release(self, name, namespace):
+        """The tenant's run ended: its lock is released and its fleet reads let go."""
+        self.prefetched.done(namespace)
         if self.locks_held:
             with self._guard:
                 ledger.unlock_tenant(self.session, name)

@@ -15,6 +15,7 @@ import base64
 import copy
 import hashlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -171,6 +172,7 @@ class Kube:
         self.api = api_client
         self.description = description
         self.requests = {}
+        self._counting = threading.Lock()
         # Namespaces this run found absent (and has not created): nothing is read inside them.
         # Saves the requests, and the automation may not read in a namespace that has no
         # RoleBinding for it yet, so a read there would be refused rather than answered 404.
@@ -206,7 +208,8 @@ class Kube:
         self.api.close()
 
     def _count(self, verb):
-        self.requests[verb] = self.requests.get(verb, 0) + 1
+        with self._counting:  # a fleet's LISTs are taken from several threads
+            self.requests[verb] = self.requests.get(verb, 0) + 1
 
     def _headers(self, content_type):
         headers = {"Content-Type": content_type, "Accept": "application/json"}

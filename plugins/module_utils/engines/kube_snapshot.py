@@ -20,19 +20,28 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from .kube import KINDS, MISSING, KubeError
 
 
-class Prefetched:
-    """What one LIST per kind returned, {(api_version, kind): {(namespace, name): object}}, for
-    the objects `label_selector` selects (the tenants' label)."""
+def _scope(kind, namespace, name):
+    """The namespace an object belongs to (a Namespace: itself)."""
+    return name if kind == "Namespace" else namespace
 
-    def __init__(self, label_selector, kube=None, max_age=None, clock=time.monotonic):
+
+class Prefetched:
+    """What one LIST per kind returned, {(api_version, kind): {scope: {(namespace, name): object}}},
+    for the objects `label_selector` selects (the tenants' label). `namespaces`: keep only those
+    namespaces' objects (a fleet run's tenants); `done(namespace)` drops one's once its run ended,
+    so that a long run holds only what its remaining tenants will read."""
+
+    def __init__(self, label_selector, kube=None, max_age=None, clock=time.monotonic, namespaces=None):
         self.label_selector = label_selector
         self.kube = kube  # who lists (its request count); else the Kube that asks
         self.max_age = max_age
         self._clock = clock
+        self._namespaces = None if namespaces is None else set(namespaces)
         self._lock = threading.Lock()
         self._listed = {}  # None for a kind these credentials may not list across namespaces
         self._listed_at = {}
@@ -48,6 +57,7 @@ class Prefetched:
             now = self._clock()
             stale = self.max_age is not None and now - self._listed_at.get(key, now) > self.max_age
             if key not in self._listed or stale:
+                self._listed[key] = None  # the old LIST is let go before the new one is read
                 self._listed[key] = self._list(self.kube or kube, api_version, kind)
                 self._listed_at[key] = now
             return self._listed[key]
@@ -63,11 +73,35 @@ class Prefetched:
             raise
         found = {}
         for item in items:
+            metadata = item.get("metadata") or {}
+            namespace, name = metadata.get("namespace"), metadata.get("name")
+            scope = _scope(kind, namespace, name)
+            if self._namespaces is not None and scope not in self._namespaces:
+                continue
             item.setdefault("apiVersion", api_version)  # a LIST's items leave out what a GET returns
             item.setdefault("kind", kind)
-            metadata = item.get("metadata") or {}
-            found[(metadata.get("namespace"), metadata.get("name"))] = item
+            found.setdefault(scope, {})[(namespace, name)] = item
         return found
+
+    def prefetch(self, kube, kinds, workers=4):
+        """LIST these kinds now, several at once: the API server encodes one while this process
+        decodes another (they are otherwise listed one by one, as the first tenant asks)."""
+        wanted = [tuple(kind) for kind in kinds if tuple(kind) in KINDS]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            listed = list(pool.map(lambda kind: self._list(self.kube or kube, *kind), wanted))
+        now = self._clock()
+        with self._lock:
+            for kind, objects in zip(wanted, listed):
+                self._listed[kind], self._listed_at[kind] = objects, now
+
+    def done(self, namespace):
+        """The run of the tenant in `namespace` ended: its objects are let go (read with a GET if asked again)."""
+        with self._lock:
+            if self._namespaces is not None:
+                self._namespaces.discard(namespace)
+            for objects in self._listed.values():
+                if objects:
+                    objects.pop(namespace, None)
 
     def lookup(self, kube, api_version, kind, name, namespace):
         """The object as its kind's LIST returned it, or MISSING when a GET must answer."""
@@ -75,7 +109,8 @@ class Prefetched:
         if objects is None:
             return MISSING
         with self._lock:
-            found = None if (api_version, kind, namespace, name) in self._written else objects.get((namespace, name))
+            found = None if (api_version, kind, namespace, name) in self._written else (
+                objects.get(_scope(kind, namespace, name)) or {}).get((namespace, name))
             if found is None:
                 self.misses += 1
                 return MISSING

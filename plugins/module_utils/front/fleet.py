@@ -23,6 +23,7 @@ from ..engines import ledger
 from ..engines.fleet_connections import FleetConnections
 from ..errors import SaasError, SpecError
 from ..manifests.base import TENANT_LABEL
+from ..manifests.tenant import TENANT_KINDS
 from .harness import LEDGER_ERRORS, failure_message
 from .tenant import check_tenant_params, run_tenant
 from ..request import naming
@@ -68,22 +69,22 @@ def _parallel(params):
     return parallel
 
 
-def _one(check_mode, tenant, fleet):
+def _one(check_mode, tenant, fleet, diff):
     try:
         result, failure = run_tenant(tenant, check_mode, connections=fleet.member())
     finally:
-        fleet.release(tenant["name"])
+        fleet.release(tenant["name"], naming.namespace_for(tenant["name"]))
     entry = {"name": tenant["name"], "changed": result.get("changed", False), "failed": failure is not None,
              "tenant": result.get("tenant"), "actions": result.get("actions", []),
              "api_requests": result.get("api_requests", {}), "steps": result.get("steps", [])}
     if failure:
         entry["msg"] = failure
-    return entry, result.get("diff") or []
+    return entry, (result.get("diff") or []) if diff else []
 
 
 def _open_fleet(params, runs, check_mode, say):
     """The fleet's connections, its tenants locked (without check mode) and their catalogs read."""
-    fleet = FleetConnections(params, TENANT_LABEL)
+    fleet = FleetConnections(params, TENANT_LABEL, [naming.namespace_for(tenant["name"]) for tenant in runs])
     try:
         names = [tenant["name"] for tenant in runs]
         if not check_mode:
@@ -95,14 +96,17 @@ def _open_fleet(params, runs, check_mode, say):
             if record.name in wanted and record.db_strategy == "shared" and record.server:
                 placed.setdefault(record.server, []).append((naming.role_for(record.name), record.database))
         fleet.preload_catalogs(placed)
+        say(f"reading the fleet: one LIST per kind of tenant object, {len(TENANT_KINDS)} kinds")
+        fleet.prefetched.prefetch(fleet.kube, TENANT_KINDS)
         return fleet
     except BaseException:
         fleet.close()
         raise
 
 
-def run_fleet(params, check_mode, progress=None):
-    """Returns (result, failure message or None), like front.tenant.run_tenant."""
+def run_fleet(params, check_mode, progress=None, diff=True):
+    """Returns (result, failure message or None), like front.tenant.run_tenant. diff: whether to
+    keep the tenants' diffs (Ansible's --diff); without, a large fleet's result stays small."""
     result = {"changed": False, "tenants": [], "diff": [], "api_requests": {},
               "summary": {"changed": [], "unchanged": [], "failed": []}}
     started = time.monotonic()
@@ -126,7 +130,7 @@ def run_fleet(params, check_mode, progress=None):
         try:
             say(f"converging {len(runs)} tenant(s), {parallel} at a time")
             with ThreadPoolExecutor(max_workers=min(parallel, len(runs))) as pool:
-                outcomes = list(pool.map(lambda tenant: _one(check_mode, tenant, fleet), runs))
+                outcomes = list(pool.map(lambda tenant: _one(check_mode, tenant, fleet, diff), runs))
         finally:
             fleet.close()
     requests = Counter(fleet.kube.requests if fleet is not None else {})

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..errors import SpecError
 from ..request import job_contract as env
 from ..request.backup_settings import BackupTargetSettings  # noqa: F401 - the Job's target, re-exported
+from ..request.egress import block_outside
 from .base import (
     DB_SECRET, FILESTORE_CLAIM, NAME_LABEL, ODOO, POSTGRESQL, SERVICE_ACCOUNT, TENANT_LABEL, base_labels, component_labels,
     metadata,
@@ -202,7 +203,7 @@ def target_secret(job, access_key, secret_key, identity=""):
 def network_policies(job, database_namespace, database_port, dedicated=False, closed_ranges=()):
     """Backup pods reach their database and the object store's endpoint, nothing else (DNS is
     open to every pod of the namespace already); a dedicated server, which admits Odoo's pods
-    only, also admits them."""
+    only, also admits them. closed_ranges: the platform's (request.egress.ClosedRange)."""
     egress = [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": database_namespace}},
                        "podSelector": {"matchLabels": {NAME_LABEL: POSTGRESQL}}}],
                "ports": [{"protocol": "TCP", "port": database_port}]}]
@@ -212,7 +213,7 @@ def network_policies(job, database_namespace, database_port, dedicated=False, cl
         if job.target.egress_cidrs:
             blocks = [{"cidr": cidr} for cidr in job.target.egress_cidrs]
         else:
-            blocks = [{"cidr": "0.0.0.0/0", **({"except": list(closed_ranges)} if closed_ranges else {})}]
+            blocks = [block_outside("0.0.0.0/0", closed_ranges)]
         egress.append({"to": [{"ipBlock": block} for block in blocks],
                        "ports": [{"protocol": "TCP", "port": job.target.egress_port}]})
     backup_pods = {"matchLabels": {NAME_LABEL: BACKUP_PROGRAM}}

@@ -37,6 +37,17 @@ def _plain(objects):
     return json.loads(json.dumps(objects))
 
 
+# Every kind tenant_objects may build, whatever the strategy and the platform (a dedicated
+# server, scheduled backups): what a fleet run lists up front (tests/unit/test_manifests.py
+# holds it equal to what the builders make).
+TENANT_KINDS = (
+    ("v1", "Namespace"), ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("v1", "ResourceQuota"), ("v1", "LimitRange"),
+    ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "ServiceAccount"), ("v1", "Secret"),
+    ("v1", "PersistentVolumeClaim"), ("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "StatefulSet"),
+    ("batch/v1", "Job"), ("apps/v1", "Deployment"), ("networking.k8s.io/v1", "Ingress"), ("batch/v1", "CronJob"),
+)
+
+
 def tenant_objects(spec: TenantSpec, platform: Platform, database: DatabaseTarget, secrets: TenantSecrets, *,
                    suspended: bool = False) -> list[dict]:
     """Every object of one tenant, in apply order. `suspended` only sets the workloads'

@@ -45,6 +45,7 @@ class Reads:
     @classmethod
     def fleet(cls, run, records):
         run.kube.prefetched = Prefetched(TENANT_LABEL)
+        run.kube.prefetched.prefetch(run.kube, manifests.TENANT_KINDS)
         reads = cls(backups=backup_health.BackupReads(run, fleet=True), logins=[])
         for record in records:
             if record.state != "deleted" and record.db_strategy == "shared":

@@ -125,10 +125,15 @@ def check_rule(rule, closed):
 
 def ip_block(rule, closed):
     """The rule's NetworkPolicy ipBlock: its range minus every closed range inside it."""
-    own = ipaddress.ip_network(rule.cidr)
+    return block_outside(rule.cidr, closed)
+
+
+def block_outside(cidr, closed):
+    """A NetworkPolicy ipBlock of `cidr` minus every closed range (ClosedRange) inside it."""
+    own = ipaddress.ip_network(cidr)
     carved = sorted({fence.cidr for fence in closed if _inside(ipaddress.ip_network(fence.cidr), own)},
                     key=lambda cidr: (ipaddress.ip_network(cidr).version, ipaddress.ip_network(cidr)))
-    block = {"cidr": rule.cidr}
+    block = {"cidr": cidr}
     if carved:
         block["except"] = carved
     return block
