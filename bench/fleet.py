@@ -175,7 +175,7 @@ def _report(operation, module_params):
 
     started = time.monotonic()
     if operation == "fleet":
-        result, failure = run_fleet(module_params, False)
+        result, failure = run_fleet(module_params, False, diff=False)  # as under Ansible without --diff
     else:
         result, failure = run_tenant_info(module_params)
     seconds = time.monotonic() - started
