@@ -285,8 +285,8 @@ def provisioning_table(bench, floor):
         ["N", "side", "wall s", "s/tenant", "after start", "theirs/ours", *REQUEST_COLUMNS, "floor"], rows,
         ["theirs/ours: the baseline's wall time over this side's at the same N and parallelism: our loop vs their loop,",
          "our one task at P vs their playbook over one host per tenant with P forks.",
-         "after start: (wall - the same playbook on an empty loop) / N; " + ", ".join(
-            f"{side} starts in {seconds:.1f}s" for side, seconds in bench.fixed.items()) + ".",
+         "after start: (wall - the same playbook on an empty loop) / N; "
+         + ", ".join(f"{side} starts in {seconds:.1f}s" for side, seconds in bench.fixed.items()) + ".",
          "get ... mutating: the side's own requests, counted at a loopback proxy in front of the API server "
          f"(~1 ms a request; ours: {module_agrees(bench.provisioning)}).",
          "all clients (mutating): apiserver_request_total over the same time for the tenants' resources (no LIST/WATCH),",
