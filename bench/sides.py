@@ -148,6 +148,8 @@ def ours_fleet(tenant_names, ledger_db, backup_dir, workdir, kubeconfig, paralle
         for tenant in item.get("tenants") or []:
             _add_module_result(run, tenant)
             run.changed_tasks[action] += bool(tenant.get("changed"))
+        # The task's own count: its tenants' requests and the fleet's LISTs.
+        run.module_requests = Counter(item.get("api_requests") or {})
     return run
 
 
