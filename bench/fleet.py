@@ -185,7 +185,7 @@ def _report(operation, module_params):
     if operation == "fleet":
         actions = [action for entry in result["tenants"] for action in entry["actions"]]
         report.update(changed=result["changed"], changed_tenants=result["summary"]["changed"],
-                      writes=sum(action.startswith(("created ", "updated ", "deleted ")) for action in actions),
+                      writes=sum(action.startswith(("created ", "updated ", "deleted ", "scaled ")) for action in actions),
                       sql=sum(action.startswith("SQL on ") for action in actions))
     else:
         report.update(described=len(result["tenants"]),

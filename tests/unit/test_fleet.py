@@ -48,3 +48,32 @@ def test_nothing_is_opened_when_an_entry_is_bad():
 def test_parallel_out_of_range_is_refused_by_name():
     _result, failure = run_fleet({**SHARED, "tenants": [], "parallel": 0}, False)
     assert failure.startswith("parallel: must be between 1 and 32")
+
+
+class _LostFleet:
+    """A fleet whose thread connection cannot be opened (a ledger at its connection limit)."""
+
+    def __init__(self):
+        self.released = []
+
+    def check_locks(self):
+        pass
+
+    def member(self):
+        import psycopg
+        raise psycopg.OperationalError("FATAL: sorry, too many clients already")
+
+    def release(self, name, namespace):
+        self.released.append((name, namespace))
+
+
+def test_a_fleet_connection_that_fails_fails_that_tenant_and_still_releases_it():
+    from ansible_collections.odoo_saas.kit.plugins.module_utils.front.fleet import _one
+
+    fleet = _LostFleet()
+    params = dict(SHARED, ledger={"host": "127.0.0.1", "port": 5432, "database": "ledger", "user": "saas",
+                                  "password": "ledger-secret"})
+    entry, diff = _one(False, {"name": "acme"}, fleet, True, params)
+    assert entry["failed"] is True and entry["name"] == "acme" and diff == []
+    assert "too many clients" in entry["msg"] and "ledger-secret" not in entry["msg"]
+    assert fleet.released == [("acme", "tenant-acme")]

@@ -135,3 +135,13 @@ def test_a_fleet_keeps_only_its_tenants_objects_and_lets_a_finished_tenants_go()
     kube.get("v1", "Secret", "odoo-db", "tenant-a")
     assert kube.sent[-1] == ("GET", "/api/v1/namespaces/tenant-a/secrets/odoo-db", None)
     assert kube.prefetched.misses == 2
+
+
+def test_a_workload_the_run_scaled_to_zero_is_read_from_the_server_again():
+    kube = _Server({("deployments", "tenant-a", "odoo-web"): {
+        "metadata": {"name": "odoo-web", "namespace": "tenant-a", "labels": {SELECTOR: "a"}}, "spec": {"replicas": 1}}})
+    kube.prefetched = Prefetched(SELECTOR)
+    kube.get("apps/v1", "Deployment", "odoo-web", "tenant-a")
+    kube.scale_to_zero("Deployment", "odoo-web", "tenant-a")
+    kube.get("apps/v1", "Deployment", "odoo-web", "tenant-a")
+    assert kube.sent[-1] == ("GET", "/apis/apps/v1/namespaces/tenant-a/deployments/odoo-web", None)

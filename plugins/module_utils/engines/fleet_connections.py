@@ -9,12 +9,13 @@ tenant.
   tenant namespaces, engines/kube_snapshot.py; each shared server's catalog once for the fleet's
   tenants). So a run that converges decides on what a tenant is once no other run can change it,
   exactly as a single tenant's run does after its own lock; name order, so that two fleets never
-  deadlock. A tenant's lock is released as soon as its run ends.
+  deadlock. A tenant's lock is released as soon as its run ends; a tenant's run starts only
+  while the session holding the locks is alive (when it is lost, so are the locks).
 - Check mode takes no lock, as a single tenant's check mode takes none: a report as of the
   moment it reads.
-- Each worker thread has its own ledger and server connections, reused for the tenants it runs;
-  each tenant's run has a Kube of its own over the shared API client (its own request count, its
-  own waits)."""
+- Each worker thread has its own ledger and server connections, reused for the tenants it runs
+  (opened again when one was lost); each tenant's run has a Kube of its own over the shared API
+  client (its own request count, its own waits)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class FleetMember(Connections):
         return self.fleet.locks_held
 
     def server_connection(self, name):
-        if name not in self._open:
+        if _unusable(self._open.get(name)):  # a connection an earlier tenant lost is opened again
             self._open[name] = self.fleet.track(pg.connect(self.server(name).admin))
         return self._open[name]
 
@@ -50,6 +51,10 @@ class FleetMember(Connections):
 
     def close(self):
         pass
+
+
+def _unusable(conn):
+    return conn is None or conn.closed or conn.broken
 
 
 class FleetConnections:
@@ -92,6 +97,13 @@ class FleetConnections:
                                                 "Nothing was changed.") from None
         self.locks_held = True
 
+    def check_locks(self):
+        """Before a tenant's run: the session holding the fleet's locks is still there (when it is
+        lost, the server has released every lock, and no tenant may run on the fleet's reads)."""
+        if self.locks_held:
+            with self._guard:
+                self.session.execute("SELECT 1")
+
     def release(self, name, namespace):
         """The tenant's run ended: its lock is released and its fleet reads let go."""
         self.prefetched.done(namespace)
@@ -107,9 +119,10 @@ class FleetConnections:
                 self.catalog(server).preload([role for role, _db in pairs], [database for _role, database in pairs])
 
     def catalog(self, server):
-        """The server's catalog for the whole fleet, on a connection of its own (opened once)."""
+        """The server's catalog for the whole fleet, on a connection of its own (opened again,
+        empty, if it was lost)."""
         with self._guard:
-            if server not in self._catalogs:
+            if server not in self._catalogs or _unusable(self._catalogs[server].conn):
                 conn = pg.connect(self.servers[server].admin)
                 self._opened.append(conn)
                 self._catalogs[server] = pg.Catalog(conn)
@@ -118,9 +131,9 @@ class FleetConnections:
     def member(self):
         """The connections one tenant's run uses, on the calling thread."""
         local = self._local
-        if getattr(local, "ledger", None) is None:
+        if _unusable(getattr(local, "ledger", None)):  # first use on this thread, or lost
             local.ledger = self._connect_ledger()
-            local.server_connections = {}
+            local.server_connections = getattr(local, "server_connections", {})
         kube = Kube(self.kube.api, self.kube.description)
         kube.prefetched = self.prefetched
         member = FleetMember(kube=kube, ledger=local.ledger, servers=self.servers, _open=local.server_connections)

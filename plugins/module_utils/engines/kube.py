@@ -334,6 +334,13 @@ class Kube:
             reached(f"after-apply:{obj['kind']}/{obj['metadata']['name']}")
         return changes
 
+    def scale_to_zero(self, kind, name, namespace):
+        """A Deployment's or StatefulSet's replicas to 0 (its scale subresource)."""
+        self.request("PATCH", f"/apis/apps/v1/namespaces/{namespace}/{kind.lower()}s/{name}/scale",
+                     body={"spec": {"replicas": 0}}, content_type="application/merge-patch+json")
+        if self.prefetched is not None:
+            self.prefetched.forget("apps/v1", kind, name, namespace)
+
     def can(self, verb, resource, namespace, group=""):
         """Whether these credentials may `verb` `resource` in `namespace` (SelfSubjectAccessReview,
         which every authenticated user may ask)."""

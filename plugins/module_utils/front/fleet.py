@@ -69,11 +69,20 @@ def _parallel(params):
     return parallel
 
 
-def _one(check_mode, tenant, fleet, diff):
+def _one(check_mode, tenant, fleet, diff, params):
+    """One tenant's run on the fleet's connections; a failure of those (a ledger connection
+    refused, the locks' session lost) fails this tenant, not the task's other results."""
+    result, failure = {}, None
     try:
+        fleet.check_locks()
         result, failure = run_tenant(tenant, check_mode, connections=fleet.member())
+    except LEDGER_ERRORS + (SaasError,) as error:
+        failure = failure_message(params, error)
     finally:
-        fleet.release(tenant["name"], naming.namespace_for(tenant["name"]))
+        try:
+            fleet.release(tenant["name"], naming.namespace_for(tenant["name"]))
+        except LEDGER_ERRORS as error:
+            failure = failure or failure_message(params, error)
     entry = {"name": tenant["name"], "changed": result.get("changed", False), "failed": failure is not None,
              "tenant": result.get("tenant"), "actions": result.get("actions", []),
              "api_requests": result.get("api_requests", {}), "steps": result.get("steps", [])}
@@ -130,7 +139,7 @@ def run_fleet(params, check_mode, progress=None, diff=True):
         try:
             say(f"converging {len(runs)} tenant(s), {parallel} at a time")
             with ThreadPoolExecutor(max_workers=min(parallel, len(runs))) as pool:
-                outcomes = list(pool.map(lambda tenant: _one(check_mode, tenant, fleet, diff), runs))
+                outcomes = list(pool.map(lambda tenant: _one(check_mode, tenant, fleet, diff, params), runs))
         finally:
             fleet.close()
     requests = Counter(fleet.kube.requests if fleet is not None else {})

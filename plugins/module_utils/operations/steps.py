@@ -120,8 +120,7 @@ def stop_pods(run, record, kinds=("Deployment", "StatefulSet"), label_selector=N
             run.changed = True
             run.actions.append(f"scaled {kind} {namespace}/{obj['metadata']['name']} to 0")
             if not run.check_mode:
-                run.kube.request("PATCH", f"/apis/apps/v1/namespaces/{namespace}/{kind.lower()}s/{obj['metadata']['name']}/scale",
-                                 body={"spec": {"replicas": 0}}, content_type="application/merge-patch+json")
+                run.kube.scale_to_zero(kind, obj["metadata"]["name"], namespace)
                 reached(f"after-scale:{kind}/{obj['metadata']['name']}")
     delete_unfinished_init_job(run, namespace)
     if not run.check_mode:
