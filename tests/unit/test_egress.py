@@ -80,6 +80,20 @@ def test_every_except_lies_strictly_inside_its_cidr():
     assert reaches(policy, "203.0.113.9", "TCP", 25) and not reaches(policy, "198.51.100.9", "TCP", 25)
 
 
+def test_a_block_is_the_same_for_every_tenant_and_each_gets_its_own():
+    """The carving is cached (a fleet builds the same blocks for every tenant): a block handed to
+    one tenant's objects and changed there does not change the next one's."""
+    from ansible_collections.odoo_saas.kit.plugins.module_utils.request import egress
+    closed = egress.closed_ranges("10.1.0.0/16", "10.152.183.0/24", extra=("192.168.1.0/24",))
+    first = egress.block_outside("0.0.0.0/0", closed)
+    assert first == {"cidr": "0.0.0.0/0", "except": sorted(
+        [fence.cidr for fence in closed if ":" not in fence.cidr], key=lambda cidr: ipaddress.ip_network(cidr))}
+    first["except"].append("8.8.8.8/32")
+    assert egress.block_outside("0.0.0.0/0", list(closed)) == {
+        "cidr": "0.0.0.0/0", "except": [e for e in first["except"] if e != "8.8.8.8/32"]}
+    assert egress.block_outside("203.0.113.0/24", closed) == {"cidr": "203.0.113.0/24"}
+
+
 def test_the_cluster_ranges_are_platform_settings():
     local = platform(pod_cidr="127.1.0.0/16", service_cidr="10.96.0.0/16")
     policy = outside_policy(objects(local))

@@ -41,12 +41,19 @@ def _admin_password(config_secret):
 
 def read_or_generate(kube, namespace, dedicated):
     """The tenant's current passwords, keeping each one its Secrets already hold."""
-    fresh = generate(dedicated)
     db_secret = kube.get("v1", "Secret", DB_SECRET, namespace)
     config_secret = kube.get("v1", "Secret", CONFIG_SECRET, namespace)
     postgres_secret = kube.get("v1", "Secret", POSTGRES_SECRET, namespace) if dedicated else None
+    kept = TenantSecrets(
+        db_password=_decoded(db_secret, "password"),
+        admin_password=_admin_password(config_secret),
+        postgres_password=_decoded(postgres_secret, "postgres-password") if dedicated else None,
+    )
+    if kept.db_password and kept.admin_password and (kept.postgres_password or not dedicated):
+        return kept
+    fresh = generate(dedicated)
     return TenantSecrets(
-        db_password=_decoded(db_secret, "password") or fresh.db_password,
-        admin_password=_admin_password(config_secret) or fresh.admin_password,
-        postgres_password=(_decoded(postgres_secret, "postgres-password") or fresh.postgres_password) if dedicated else None,
+        db_password=kept.db_password or fresh.db_password,
+        admin_password=kept.admin_password or fresh.admin_password,
+        postgres_password=(kept.postgres_password or fresh.postgres_password) if dedicated else None,
     )

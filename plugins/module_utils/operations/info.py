@@ -6,7 +6,8 @@ One tenant's info reads what it compares object by object. Every tenant's info (
 compares the same way, but reads in bulk (`Reads.fleet`): each kind of object with one LIST
 across the tenant namespaces, each server's catalog with one query per kind of fact, the
 backups with one ledger query and one listing of the store, and the tenants' logins several at
-a time. The findings are the same either way (an object a LIST misses is read with a GET)."""
+a time, beside the comparing. The findings are the same either way (an object a LIST misses is
+read with a GET)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class Reads:
     backups: object
     catalogs: dict = field(default_factory=dict)
     tenants_by_server: dict = field(default_factory=dict)  # fleet: whose catalog facts to read at once
-    logins: list = None  # fleet: (result, login) to try after the loop, several at a time
+    logins: list = None  # fleet: (health, future of its login), the logins tried several at a time
+    login_pool: ThreadPoolExecutor = None  # fleet: where they run, beside the loop that compares
 
     @classmethod
     def live(cls, run):
@@ -46,7 +48,8 @@ class Reads:
     def fleet(cls, run, records):
         run.kube.prefetched = Prefetched(TENANT_LABEL)
         run.kube.prefetched.prefetch(run.kube, manifests.TENANT_KINDS)
-        reads = cls(backups=backup_health.BackupReads(run, fleet=True), logins=[])
+        reads = cls(backups=backup_health.BackupReads(run, fleet=True), logins=[],
+                    login_pool=ThreadPoolExecutor(max_workers=FLEET_LOGINS, thread_name_prefix="login"))
         for record in records:
             if record.state != "deleted" and record.db_strategy == "shared":
                 reads.tenants_by_server.setdefault(record.server, []).append(record.name)
@@ -64,12 +67,24 @@ class Reads:
             self.catalogs[server] = catalog
         return self.catalogs[server]
 
-    def try_logins(self):
-        if not self.logins:
+    def try_login(self, health, login):
+        """Per tenant: now. Over the fleet: in the pool, while the next tenants are compared (a
+        login is mostly the server's work and libpq's hashing, which release this process)."""
+        if self.login_pool is None:
+            health["database_reachable"] = login()
+        else:
+            self.logins.append((health, self.login_pool.submit(login)))
+
+    def finish_logins(self):
+        """Waits for the fleet's logins and notes each result; the pool is shut down even when
+        the loop failed."""
+        if self.login_pool is None:
             return
-        with ThreadPoolExecutor(max_workers=FLEET_LOGINS) as pool:
-            for pair, reachable in zip(self.logins, pool.map(lambda pair: pair[1](), self.logins)):
-                pair[0]["database_reachable"] = reachable
+        try:
+            for health, future in self.logins:
+                health["database_reachable"] = future.result()
+        finally:
+            self.login_pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _object_drift(run, spec, record):
@@ -154,12 +169,7 @@ def describe(run, record, reads=None):
         if catalog.plan(want):
             drift.append(f"role or database {spec.database} on {record.server} differs from the plan")
 
-        def login():
-            return _login(run, spec, record, tenant_secrets)
-        if reads.logins is None:
-            health["database_reachable"] = login()
-        else:
-            reads.logins.append((health, login))
+        reads.try_login(health, lambda: _login(run, spec, record, tenant_secrets))
     else:
         health["database_reachable"] = _dedicated_ready(run, spec)
     if run.platform.backups is not None:
@@ -180,6 +190,8 @@ def tenants_info(run, name=None):
         return [describe(run, record)] if record else [], []
     records = ledger.list_tenants(run.ledger)
     reads = Reads.fleet(run, records)
-    described = [describe(run, record, reads) for record in records]
-    reads.try_logins()
+    try:
+        described = [describe(run, record, reads) for record in records]
+    finally:
+        reads.finish_logins()
     return described, orphan_namespaces(run, records)
