@@ -78,8 +78,11 @@ hosts: setup
 # Each stage's wall time is recorded and printed at the end (hack/stage.sh). The host scenarios boot
 # their own hosts (systemd-nspawn) and run beside the other stages: the pytest stage mostly waits on
 # the API server and the Jobs, so on 2 cores the two overlap well. The static checks (ansible-lint,
-# sanity) touch nothing the molecule scenarios use, so they run beside those. pytest prints its 30
-# slowest tests, to show where its time goes.
+# sanity) touch nothing the molecule scenarios use, so they run beside those. pytest runs two test
+# files at a time (pytest-xdist; each file's tests in one worker, so its module fixtures hold): the
+# integration tests mostly wait on the controllers, the Jobs and the namespace terminations. The files
+# marked `alone` (tests/conftest.py) run afterwards, one at a time. pytest prints its slowest tests,
+# to show where its time goes.
 STAGE = $(RUN) bash hack/stage.sh
 
 test:
@@ -87,7 +90,8 @@ test:
 	@bash hack/stage.sh "setup and start the local platform" $(MAKE) --no-print-directory up
 	@$(STAGE) "platform playbook" ansible-playbook -i $(INVENTORY) playbooks/platform.yml
 	@$(STAGE) --beside "molecule host scenarios (vps_base, image_build)" $(HOST_SCENARIOS)
-	@$(STAGE) "pytest tests/unit tests/integration" python -m pytest --durations=30 tests/unit tests/integration
+	@$(STAGE) "pytest: unit, and integration two files at a time" python -m pytest -n 2 --dist loadfile --durations=30 -m "not alone" tests/unit tests/integration
+	@$(STAGE) "pytest: the integration files that run alone" python -m pytest --durations=10 -m alone tests/integration
 	@$(STAGE) --beside "ansible-lint and ansible-test sanity" bash -c 'ansible-lint && bash hack/sanity.sh'
 	@$(STAGE) "molecule (platform roles)" env CI=true molecule test --all
 	@bash hack/stage.sh --join

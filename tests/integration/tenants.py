@@ -50,8 +50,9 @@ def create_ledger(capacity=50, servers=(SHARED_1, SHARED_2)):
     return name
 
 
-def remove_all(ledger_db, backup_dir, width=1, **overrides):
-    """Decommission (without backup) every tenant a test ledger still holds, `width` at a time."""
+def remove_all(ledger_db, backup_dir, width=4, **overrides):
+    """Decommission (without backup) every tenant a test ledger still holds, `width` at a time (a
+    removal mostly waits for its namespace to terminate, so they overlap)."""
     with connect(LEDGER, ledger_db) as conn:
         living = [record.name for record in ledger.list_tenants(conn)]
     removals = [params(ledger_db, backup_dir, name=name, state="absent", confirm=name, backup=False, **overrides)

@@ -18,6 +18,8 @@ from . import automation_rbac, tenants
 from .test_playbooks import playbook, recap_changed
 from .conftest import gone
 
+pytestmark = pytest.mark.alone  # see tests/conftest.py
+
 PLATFORM_NAMESPACE = "saas-dev"  # the local inventory's, where the tenant module looks for its account
 BINDING = "odoo-saas-automation"
 

@@ -25,6 +25,8 @@ from tests.cluster import control_plane, object_store
 from . import automation_rbac, tenants
 from .awx_job import ExecutionEnvironment, Hidden, _project_files
 
+pytestmark = pytest.mark.alone  # see tests/conftest.py
+
 PLATFORM_NAMESPACE = "saas-dev"  # the local inventory's
 PREFIX = "Odoo SaaS - "
 

@@ -13,6 +13,8 @@ import pytest
 from . import odoo_database_contract as odoo
 from . import tenants
 
+pytestmark = pytest.mark.alone  # see tests/conftest.py
+
 
 @pytest.fixture(scope="module")
 def provisioned(ledger_db, tmp_path_factory):

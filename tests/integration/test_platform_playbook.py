@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from .test_playbooks import playbook, recap_changed
+
+pytestmark = pytest.mark.alone  # see tests/conftest.py
 
 
 def recap_failed(output):

@@ -15,6 +15,8 @@ import pytest
 
 from . import tenants
 
+pytestmark = pytest.mark.alone  # see tests/conftest.py
+
 REPO = Path(__file__).resolve().parents[2]
 
 

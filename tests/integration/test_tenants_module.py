@@ -88,7 +88,9 @@ def test_a_failing_tenant_does_not_stop_the_others(core, ledger_db, tmp_path):
 
 def _waiting_for_a_tenant_lock(ledger_db):
     with tenants.connect(tenants.LEDGER, ledger_db) as conn:
-        return conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()[0] > 0
+        # This ledger's own locks only: other test files may run beside this one on the same server.
+        return conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
+                            "(SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0] > 0
 
 
 def test_the_fleet_reads_once_it_holds_every_lock_and_repairs_what_changed_before(core, ledger_db, tmp_path):

@@ -9,11 +9,14 @@ import io
 import subprocess
 import sys
 
+import pytest
 from kubernetes import client
 
 from tests.cluster import __main__ as cluster_cli
 from tests.cluster import bootstrap, control_plane, object_store, settings, traefik
 from tests.cluster.processes import port_open
+
+pytestmark = pytest.mark.alone  # see tests/conftest.py
 
 
 def _cli(command: str) -> subprocess.CompletedProcess:

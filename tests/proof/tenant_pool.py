@@ -73,7 +73,7 @@ def remove_all(ledger_db, backup_dir, width=WIDTH):
         living = [record.name for record in ledger.list_tenants(conn)]
     run_all([params(ledger_db, backup_dir, name, state="absent", confirm=name, backup=False) for name in living],
             width)
-    tenants.remove_all(ledger_db, backup_dir)
+    tenants.remove_all(ledger_db, backup_dir, width=1)
     return living
 
 
