@@ -441,6 +441,10 @@ def main(argv=None):
                     ["API requests: the module's own (a LIST counts as one); writes: objects created, updated or "
                      "deleted; SQL: statements run on the servers.",
                      "Peak RSS: the child process's (Python, the clients, the results it returns)."]
+                    + [f"N={f['tenants']}: the machine's available memory fell by "
+                       f"{f['provision']['platform_growth_mib']:.0f} MiB while the fleet was provisioned (the API server, "
+                       "etcd and the shared servers holding it)." for f in bench.fleet
+                       if f["provision"].get("platform_growth_mib") is not None]
                     + [f"Module start-up (bench/startup.py, tenant_info for one tenant, median of {fleet.STARTUP_RUNS}): "
                        f"imports done {f['startup']['imported_s']:.2f}s and first API request "
                        f"{f['startup']['first_request_s']:.2f}s after the process started." for f in bench.fleet[:1]

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
-from tests.cluster import bootstrap, control_plane
+from tests.cluster import bootstrap, control_plane, postgres
 from tests.integration import tenants
 
 from . import cleanup, sides
@@ -35,6 +35,10 @@ BENCH_NODE_FIRST_INDEX = 11  # pod CIDRs 127.1.11.0/24 and up (the platform's no
 BENCH_NODE_PODS = 110
 REMOVAL_PARALLEL = 32  # the tenants module's most: a removal waits on the namespace controller
 DISK_PER_TENANT_MIB = 12  # a new database (a copy of template0, ~7.5 MiB) and its WAL
+# The platform's growth a tenant (API server, etcd, the shared servers' backends) and the module's
+# peak, with room to spare: see docs/performance.md, benchmark 6, for what a run measured.
+MEMORY_PER_TENANT_MIB = 8
+MEMORY_MODULE_MIB = 1024
 
 
 def scratch_ledger(size):
@@ -75,14 +79,32 @@ def _ensure_nodes(api, size, say):
     return names
 
 
-def check_fits(fleet_sizes, directory="/"):
-    """Refuses, before anything is made, a fleet whose databases the disk cannot hold."""
+def mem_available_mib():
+    """What the kernel says can still be allocated without swapping (MemAvailable)."""
+    with open("/proc/meminfo", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    raise BenchError("/proc/meminfo has no MemAvailable")
+
+
+def check_fits(fleet_sizes, directory=None, available_mib=None):
+    """Refuses, before anything is made, a fleet whose databases the disk holding the shared
+    servers' data cannot hold, or whose objects and backends the memory cannot."""
     largest = max(fleet_sizes)
+    directory = directory or postgres.data_root()
     stat = os.statvfs(directory)
     free_mib = stat.f_bavail * stat.f_frsize / 2**20
     if free_mib < 2 * DISK_PER_TENANT_MIB * largest:
-        raise BenchError(f"--fleet {largest} needs about {DISK_PER_TENANT_MIB * largest} MiB for its databases (twice that "
-                         f"free, to be safe); {free_mib:.0f} MiB are free: choose smaller sizes or free some disk")
+        raise BenchError(f"--fleet {largest} needs about {DISK_PER_TENANT_MIB * largest} MiB for its databases in "
+                         f"{directory} (twice that free, to be safe); {free_mib:.0f} MiB are free: choose smaller sizes "
+                         "or free some disk")
+    available_mib = mem_available_mib() if available_mib is None else available_mib
+    needed_mib = MEMORY_PER_TENANT_MIB * largest + MEMORY_MODULE_MIB
+    if available_mib < needed_mib:
+        raise BenchError(f"--fleet {largest} needs about {needed_mib:.0f} MiB of memory (the platform's growth with the "
+                         f"fleet and the module); {available_mib:.0f} MiB are available: choose smaller sizes or stop "
+                         "what else runs")
 
 
 STARTUP_RUNS = 5
@@ -119,8 +141,11 @@ def run(run_id, fleet_sizes, parallel, api, say):
             fleet = sides.params(ledger_db, str(backup_dir), tenants=[{"name": name, "plan": sides.PLAN} for name in names],
                                  parallel=parallel)
             say(f"6. N={size}: provisioning in one task (parallel {parallel})")
+            available_before = mem_available_mib()
             provision = _child("fleet", fleet)
-            say(f"   {provision['seconds']:.1f}s, {provision['requests']} API requests, {provision['rss_mib']:.0f} MiB")
+            provision["platform_growth_mib"] = available_before - mem_available_mib()
+            say(f"   {provision['seconds']:.1f}s, {provision['requests']} API requests, {provision['rss_mib']:.0f} MiB; "
+                f"the machine's available memory fell by {provision['platform_growth_mib']:.0f} MiB")
             say(f"6. N={size}: the no-op reconcile in one task")
             noop = _child("fleet", fleet)
             say(f"   {noop['seconds']:.2f}s, {noop['requests']} API requests, {noop['writes']} writes, {noop['sql']} SQL")

@@ -3,6 +3,8 @@ passes through untouched, so the kubeconfig's certificates still work) or a Post
 
 cut() closes the listening socket (new connections are refused, as by a stopped server) and
 every open connection (as by a server that went away); restore() listens again on the same port.
+While cut, the port stays bound without listening (connections are still refused), so that no
+other test running beside this one is handed it as a free port.
 cut_after(n) cuts by itself once clients have sent n more bytes through it (a store that goes
 away in the middle of an upload).
 """
@@ -25,6 +27,7 @@ class TcpProxy:
         self.sent = 0  # bytes clients sent upstream
         self._cut_at = None
         self._listener = None
+        self._reserved = None  # while cut: the port, bound but not listening
         self._open = set()
         self._lock = threading.Lock()
         self.restore()
@@ -35,6 +38,9 @@ class TcpProxy:
 
     def restore(self):
         """Listen (again) on the proxy's port."""
+        reserved, self._reserved = self._reserved, None
+        if reserved is not None:
+            reserved.close()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port or 0))
@@ -49,12 +55,17 @@ class TcpProxy:
         listener, self._listener = self._listener, None
         if listener is not None:
             _close(listener)
+            self._reserved = _bound(self.port)
         with self._lock:
             connections, self._open = self._open, set()
         for sock in connections:
             _close(sock)
 
-    close = cut
+    def close(self):
+        self.cut()
+        reserved, self._reserved = self._reserved, None
+        if reserved is not None:
+            reserved.close()
 
     def cut_after(self, count):
         """Cut once clients have sent `count` more bytes upstream."""
@@ -126,3 +137,11 @@ def _close(sock):
     except OSError:
         pass
     sock.close()
+
+
+def _bound(port):
+    """A socket bound to the port without listening: connecting to it is refused."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock

@@ -19,7 +19,7 @@ from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledge
 
 from . import tenants
 from .conftest import gone, wait_for
-from .controller import Controller, cli, free_port, write_settings
+from .controller import Controller, cli, write_settings
 
 
 def _token(settings_path, scope, name=None):
@@ -280,7 +280,11 @@ def _outbox(ledger_db, webhook_id):
 def test_webhooks_are_signed_and_none_is_lost_while_the_receiver_is_down(setup, ledger_db):
     controller, tokens, _settings_path = setup
     admin = tokens["admin"]
-    receiver_port = free_port()
+    # The receiver's port is bound at once but listens only later (deliveries are refused till then),
+    # so that no test running beside this one is handed it as a free port meanwhile.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver, bind_and_activate=False)
+    server.server_bind()
+    receiver_port = server.server_port
     assert controller.call("POST", "/v1/webhooks", tokens["reseller"], json={"url": "http://127.0.0.1/", "events": ["*"]}
                            ).status_code == 403
     refused = controller.call("POST", "/v1/webhooks", admin, json={"url": "ftp://x", "events": ["tenant.exploded"]})
@@ -305,7 +309,7 @@ def test_webhooks_are_signed_and_none_is_lost_while_the_receiver_is_down(setup, 
     assert not any(done for _event, _attempts, done in _outbox(ledger_db, webhook_id))
 
     _Receiver.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", receiver_port), _Receiver)
+    server.server_activate()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         # Backoff doubles from 0.3 s; the failures above put the next try at most a few seconds out.

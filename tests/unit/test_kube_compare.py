@@ -135,6 +135,15 @@ def test_the_fleets_logins_run_beside_and_their_pool_ends_even_when_one_fails():
         reads.finish_logins()
     assert first["database_reachable"] is True
     assert reads.login_pool._shutdown
+    abandoned = Reads(backups=None, logins=[], login_pool=ThreadPoolExecutor(max_workers=1))
+    release = threading.Event()
+    abandoned.try_login({}, lambda: release.wait(5))
+    queued = {}
+    abandoned.try_login(queued, lambda: queued.setdefault("ran", True))
+    abandoned.abandon_logins()  # returns at once; the one not started never runs
+    release.set()
+    abandoned.login_pool.shutdown(wait=True)
+    assert queued == {}
     per_tenant = Reads(backups=None)
     health = {}
     per_tenant.try_login(health, lambda: False)

@@ -77,7 +77,7 @@ class Reads:
 
     def finish_logins(self):
         """Waits for the fleet's logins and notes each result; the pool is shut down even when
-        the loop failed."""
+        one failed."""
         if self.login_pool is None:
             return
         try:
@@ -85,6 +85,11 @@ class Reads:
                 health["database_reachable"] = future.result()
         finally:
             self.login_pool.shutdown(wait=True, cancel_futures=True)
+
+    def abandon_logins(self):
+        """The comparing failed: the logins not started are dropped, those running end by themselves."""
+        if self.login_pool is not None:
+            self.login_pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _object_drift(run, spec, record):
@@ -192,6 +197,8 @@ def tenants_info(run, name=None):
     reads = Reads.fleet(run, records)
     try:
         described = [describe(run, record, reads) for record in records]
-    finally:
-        reads.finish_logins()
+    except BaseException:
+        reads.abandon_logins()  # the error is reported now, not after the queued logins' timeouts
+        raise
+    reads.finish_logins()
     return described, orphan_namespaces(run, records)
