@@ -382,7 +382,7 @@ def main(argv=None):
     say("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
     say("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     run_id = uuid.uuid4().hex[:4]
-    ledger_db = tenants.create_ledger(capacity=sides.CAPACITY)
+    ledger_db = sides.scratch_ledger(sides.CAPACITY)
     backup_dir, workdir = tempfile.mkdtemp(prefix="bench-backups-"), tempfile.mkdtemp(prefix="bench-")
     bench = Bench(api, run_id, ledger_db, backup_dir, workdir, args.parallel, side_options)
     floor = None  # benchmarks 1-2: the objects of one tenant (checks the baseline playbook has a task for each)

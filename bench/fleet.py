@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
 from tests.cluster import bootstrap, control_plane, postgres
 from tests.integration import tenants
 
@@ -42,12 +41,7 @@ MEMORY_MODULE_MIB = 1024
 
 
 def scratch_ledger(size):
-    capacity = max(50, math.ceil(size / 2))
-    name = tenants.create_ledger(capacity=capacity)
-    with tenants.connect(tenants.LEDGER, name) as conn:
-        for server in (tenants.SHARED_1, tenants.SHARED_2):  # no connection budget: the bench's room for the fleet
-            ledger.register_server(conn, server.name, "127.0.0.1", server.port, capacity, max_connections=None)
-    return name
+    return sides.scratch_ledger(max(50, math.ceil(size / 2)))
 
 
 def _child(operation, module_params):

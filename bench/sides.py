@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ansible_collections.odoo_saas.kit.plugins.module_utils.engines import ledger
 from ansible_collections.odoo_saas.kit.plugins.module_utils.operations import credentials
 from ansible_collections.odoo_saas.kit.plugins.module_utils.manifests import tenant as manifests
 from ansible_collections.odoo_saas.kit.plugins.module_utils.engines.connections import shared_servers
@@ -49,6 +50,17 @@ def plans():
     raw = raw_plans()
     raw[PLAN] = dict(raw["small"], cpu="100m", memory="512Mi")
     return raw
+
+
+def scratch_ledger(capacity):
+    """A scratch ledger whose two shared servers take `capacity` tenants each, with no connection
+    budget: the bench's choice (the servers' max_connections 500 would stop tenants of the
+    bench's plan, 20 connections each, near 24 per server; kwok runs no Odoo to use them)."""
+    name = tenants.create_ledger(capacity=capacity)
+    with tenants.connect(tenants.LEDGER, name) as conn:
+        for server in (tenants.SHARED_1, tenants.SHARED_2):
+            ledger.register_server(conn, server.name, "127.0.0.1", server.port, capacity, max_connections=None)
+    return name
 
 
 def params(ledger_db, backup_dir, **overrides):
